@@ -1,0 +1,65 @@
+"""fmat.envs: SUMO traffic-signal environments as PettingZoo ParallelEnvs.
+
+    from fmat.envs import make_env
+    env = make_env("grid4x4", seed=0)
+"""
+from __future__ import annotations
+
+from .errors import FmatError, InvalidOptionError, NoTrafficLightsError, ScenarioFileError, UnknownScenarioError
+from .scenarios import Scenario, builtin_names, get_scenario
+
+_GRID_OPTIONS = ("demand", "lanes", "length", "route_seed")
+_TIMING_OPTIONS = ("begin", "end", "delta", "yellow")
+
+
+def make_env(scenario: str | Scenario, seed: int = 0, **options):
+    """Build the environment of a scenario.
+
+    Args:
+        scenario: a registry name ("grid4x4", "grid-10x10", ...) or a `Scenario`.
+        seed: SUMO's seed for the first episode (episode k uses seed + k until reset(seed=...)).
+        **options: reward ("wait", "queue", "pressure", "diff-waiting-time" or a callable),
+            control ("agents" or "fixed"), backend ("libsumo" or "traci"), gui, min_green,
+            time_to_teleport; begin, end, delta, yellow override the scenario's preset; demand,
+            lanes, length, route_seed configure synthetic grids.
+
+    Raises:
+        FmatError subclasses for bad names, files or option values.
+    """
+    from .sumo_env import TrafficSignalEnv
+
+    grid = {k: options.pop(k) for k in _GRID_OPTIONS if k in options}
+    timing = {k: options.pop(k) for k in _TIMING_OPTIONS if k in options}
+    if not isinstance(scenario, Scenario):
+        scenario = get_scenario(scenario, **grid)
+    elif grid:
+        raise InvalidOptionError(f"options {sorted(grid)} only apply when the scenario is given by grid name")
+    scenario = scenario.with_options(**timing)
+    allowed = {"reward", "control", "backend", "gui", "min_green", "time_to_teleport"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise InvalidOptionError(
+            f"unknown environment option(s) {unknown}; allowed: {sorted(allowed | set(_GRID_OPTIONS) | set(_TIMING_OPTIONS))}"
+        )
+    return TrafficSignalEnv(scenario, seed=seed, **options)
+
+
+def make_vector_env(scenario: str | Scenario, num_envs: int = 1, seed: int = 0, **options):
+    """N environments of one scenario in worker processes, batched as [num_envs, n_agents, ...] arrays."""
+    from .vector import VectorTrafficEnv
+
+    return VectorTrafficEnv(scenario, num_envs=num_envs, seed=seed, **options)
+
+
+__all__ = [
+    "make_env",
+    "make_vector_env",
+    "Scenario",
+    "get_scenario",
+    "builtin_names",
+    "FmatError",
+    "InvalidOptionError",
+    "NoTrafficLightsError",
+    "ScenarioFileError",
+    "UnknownScenarioError",
+]

@@ -1,0 +1,320 @@
+"""The traffic-signal environment: a PettingZoo ParallelEnv over one SUMO simulation.
+
+Each signalised intersection is an agent. An action picks the next green phase of the signal's own
+programme; yellow (and all-red, where the programme has it) is inserted on a change, and a green
+lasts at least `min_green` seconds. Observations are padded to one size across agents, with masks.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from .errors import InvalidOptionError
+from .metrics import teleports, tripinfo_metrics
+from .network import read_network, transition_states
+from .rewards import RewardFn, get_reward
+from .scenarios import Scenario, validate_scenario
+from .sumo import Simulation
+from .traffic_state import LaneLayout, TrafficState
+
+CONTROLS = ("agents", "fixed")
+
+
+class TrafficSignalEnv(ParallelEnv):
+    """PettingZoo ParallelEnv over a SUMO scenario; build it with `fmat.envs.make_env`.
+
+    Observation of each agent (a dict):
+        observation: float32 [obs_dim] = phase one-hot (max_phases), min-green-passed flag (1),
+            per-incoming-lane density (max_lanes), per-incoming-lane queue (max_lanes); densities
+            and queues are vehicles / lane capacity, clipped to [0, 1]; zero on padding.
+        observation_mask: int8 [obs_dim], 1 where the feature exists for this signal.
+        action_mask: int8 [max_phases], 1 for phases that may be chosen now (during min green only
+            the current one).
+    Action: Discrete(max_phases), the index of the next green phase.
+    Rewards: one per agent, by name (queue, pressure, diff-waiting-time, wait) or a callable.
+    """
+
+    metadata = {"name": "fmat_traffic_signals_v0", "render_modes": [], "is_parallelizable": True}
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int = 0,
+        reward: str | RewardFn = "wait",
+        control: str = "agents",
+        backend: str = "libsumo",
+        gui: bool = False,
+        min_green: float = 5.0,
+        time_to_teleport: float = -1,
+    ):
+        validate_scenario(scenario)
+        if control not in CONTROLS:
+            raise InvalidOptionError(f"control={control!r}; choose 'agents' (policies act) or 'fixed' (the net's own programmes)")
+        if backend not in ("libsumo", "traci"):
+            raise InvalidOptionError(f"backend={backend!r}; choose 'libsumo' (fast) or 'traci' (needed for the GUI)")
+        if gui and backend != "traci":
+            backend = "traci"  # sumo-gui only runs behind TraCI
+        if not scenario.delta > 0 or scenario.yellow < 0 or min_green < 0:
+            raise InvalidOptionError(
+                f"delta={scenario.delta}, yellow={scenario.yellow}, min_green={min_green}: delta must be > 0, the others >= 0"
+            )
+        self.scenario = scenario
+        self.network = read_network(scenario.net)
+        self.signals = self.network.signals
+        longest_change = scenario.yellow + max(s.all_red for s in self.signals)
+        if longest_change >= scenario.delta:
+            raise InvalidOptionError(
+                f"yellow + all-red = {longest_change:g} s does not fit in a decision step of delta={scenario.delta:g} s; "
+                "raise delta or lower yellow"
+            )
+        self.reward_fn = get_reward(reward)
+        self.control, self.backend, self.gui = control, backend, gui
+        self.min_green, self.time_to_teleport = float(min_green), time_to_teleport
+
+        self.possible_agents = [s.id for s in self.signals]
+        self.agents: list[str] = []
+        self.layout = LaneLayout(self.signals)
+        self.n_phases = np.array([s.n_phases for s in self.signals])
+        self.max_phases = int(self.n_phases.max())
+        self.max_lanes = self.layout.in_index.shape[1]
+        self.obs_dim = self.max_phases + 1 + 2 * self.max_lanes
+        self.valid_phases = np.arange(self.max_phases)[None, :] < self.n_phases[:, None]
+        self.observation_mask = np.concatenate(
+            [self.valid_phases, np.ones((len(self.signals), 1), bool), self.layout.in_mask, self.layout.in_mask], axis=1
+        ).astype(np.int8)
+
+        single_obs = gym.spaces.Dict(
+            {
+                "observation": gym.spaces.Box(0.0, 1.0, (self.obs_dim,), np.float32),
+                "observation_mask": gym.spaces.MultiBinary(self.obs_dim),
+                "action_mask": gym.spaces.MultiBinary(self.max_phases),
+            }
+        )
+        self.observation_spaces = {a: single_obs for a in self.possible_agents}
+        self.action_spaces = {a: gym.spaces.Discrete(self.max_phases) for a in self.possible_agents}
+        self.state_space = gym.spaces.Box(0.0, 1.0, (len(self.signals) * self.obs_dim,), np.float32)
+
+        self._seed = int(seed)
+        self._episode = 0
+        self._graph = None
+        self._sim: Simulation | None = None
+        self._metrics: dict[str, float] | None = None
+        self._outdir = tempfile.mkdtemp(prefix="fmat-sumo-")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._outdir, True)
+
+    # ----------------------------------------------------------------- PettingZoo API
+    def observation_space(self, agent: str) -> gym.spaces.Dict:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> gym.spaces.Discrete:
+        return self.action_spaces[agent]
+
+    @property
+    def graph(self):
+        """The agent graph (`AgentGraph`): stable agent order, edge_index [2, E], edge lengths."""
+        if self._graph is None:
+            from .graph import build_graph
+
+            self._graph = build_graph(self.network)
+        return self._graph
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        obs, _ = self.reset_arrays(seed)
+        self.agents = list(self.possible_agents)
+        return self._to_dicts(obs), {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, int]):
+        if not self.agents:
+            raise RuntimeError("the episode is over; call reset() first")
+        missing = [a for a in self.possible_agents if a not in actions]
+        if missing and self.control == "agents":
+            raise InvalidOptionError(f"no action for agents {missing[:5]}; step() needs one action per agent")
+        array = np.array([int(actions.get(a, 0)) for a in self.possible_agents])
+        obs, rewards, done, info = self.step_arrays(array)
+        agent_obs = self._to_dicts(obs)
+        rew = {a: float(r) for a, r in zip(self.possible_agents, rewards)}
+        terminated = {a: False for a in self.possible_agents}
+        truncated = {a: done for a in self.possible_agents}
+        infos = {a: dict(info) for a in self.possible_agents}
+        if done:
+            self.agents = []
+        return agent_obs, rew, terminated, truncated, infos
+
+    def state(self) -> np.ndarray:
+        """Global state: every agent's observation, concatenated in agent order."""
+        return self._last_obs.reshape(-1)
+
+    def close(self) -> None:
+        if self._sim is not None:
+            self._sim.close()
+            self._sim = None
+        self._cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ----------------------------------------------------------------- array API (vector envs, trainers)
+    def reset_arrays(self, seed: int | None = None) -> tuple[dict[str, np.ndarray], dict]:
+        """Start a new episode. Returns ({observation, observation_mask, action_mask} arrays
+        of shape [n_agents, ...], info). Episode k after reset(seed=s) uses SUMO seed s + k."""
+        if seed is not None:
+            self._seed, self._episode = int(seed), 0
+        if self._sim is not None:
+            self._sim.close()
+        sc = self.scenario
+        args = [
+            "-n", sc.net, "-r", ",".join(sc.routes),
+            "-b", f"{sc.begin:g}", "-e", f"{sc.end:g}",
+            "--seed", str(self._seed + self._episode),
+            "--time-to-teleport", f"{self.time_to_teleport:g}",
+            "--tripinfo-output", self._path("tripinfo.xml"),
+            "--tripinfo-output.write-unfinished", "--tripinfo-output.write-undeparted",
+            "--statistic-output", self._path("statistics.xml"),
+            "--no-step-log", "--no-warnings", "--duration-log.disable",
+            *sc.extra_sumo_args,
+        ]
+        if self.gui:
+            args += ["--start", "--quit-on-end"]
+        self._episode += 1
+        self._sim = Simulation(args, backend=self.backend, gui=self.gui)
+        conn = self._sim.conn
+        self._sim.watch_lanes(self.layout.lanes)
+
+        n = len(self.signals)
+        self._phase = np.zeros(n, dtype=np.int64)
+        self._green_time = np.zeros(n)
+        if self.control == "agents":
+            for s in self.signals:
+                conn.trafficlight.setRedYellowGreenState(s.id, s.green_phases[0])
+        self._metrics = None
+        self._queue_sum, self._decisions = 0.0, 0
+        self._time = float(conn.simulation.getTime())
+        self._state = self._measure()
+        return self._observe(), {}
+
+    def step_arrays(self, actions: np.ndarray):
+        """Apply one action per agent (array [n_agents]) and advance one decision step.
+
+        Returns (observations, rewards [n_agents], done, info). On the last step info["episode"]
+        holds the episode metrics and the simulation is closed.
+        """
+        if self._sim is None:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions, dtype=np.int64).reshape(-1)
+        if actions.shape[0] != len(self.signals):
+            raise InvalidOptionError(f"got {actions.shape[0]} actions for {len(self.signals)} agents")
+        if self.control == "agents":
+            bad = np.flatnonzero((actions < 0) | (actions >= self.n_phases))
+            if bad.size:
+                i = int(bad[0])
+                raise InvalidOptionError(
+                    f"agent {self.possible_agents[i]} has {self.n_phases[i]} phases; action {actions[i]} is invalid "
+                    "(sample with the observation's action_mask)"
+                )
+            self._apply(actions)
+        else:
+            self._advance(self._time + self.scenario.delta)
+            self._green_time += self.scenario.delta
+            self._read_programme_phases()
+
+        previous, self._state = self._state, self._measure()
+        rewards = np.asarray(self.reward_fn(self._state, previous), dtype=np.float32).reshape(-1)
+        self._queue_sum += float(self._state.in_halting.sum(1).mean())
+        self._decisions += 1
+        obs = self._observe()
+        done = self._time >= self.scenario.end - 1e-6
+        info: dict[str, Any] = {"time": self._time}
+        if done:
+            info["episode"] = self._finish()
+        return obs, rewards, done, info
+
+    def episode_metrics(self) -> dict[str, float]:
+        """Metrics of the last finished episode: delay, travel_time, waiting_time, throughput, queue, teleports."""
+        if self._metrics is None:
+            raise RuntimeError("no episode has finished yet")
+        return dict(self._metrics)
+
+    # ----------------------------------------------------------------- internals
+    def _path(self, name: str) -> str:
+        return os.path.join(self._outdir, name)
+
+    def _advance(self, until: float) -> None:
+        until = min(until, self.scenario.end)
+        if until > self._time:
+            self._sim.conn.simulationStep(until)
+            self._time = until
+
+    def _apply(self, actions: np.ndarray) -> None:
+        t0, delta, yellow = self._time, self.scenario.delta, self.scenario.yellow
+        changing = np.flatnonzero((actions != self._phase) & (self._green_time >= self.min_green))
+        # A changing signal shows yellow, then its programme's all-red (if any), then the new green.
+        events: list[tuple[float, int, str]] = []
+        for i in changing:
+            s = self.signals[i]
+            new_green = s.green_phases[actions[i]]
+            yellow_state, red_state = transition_states(s.green_phases[self._phase[i]], new_green)
+            events.append((0.0, i, yellow_state))
+            if s.all_red > 0:
+                events.append((yellow, i, red_state))
+            events.append((yellow + s.all_red, i, new_green))
+            self._green_time[i] = -(yellow + s.all_red)
+        tl = self._sim.conn.trafficlight
+        for offset, i, state in sorted(events, key=lambda e: e[0]):
+            self._advance(t0 + offset)
+            tl.setRedYellowGreenState(self.signals[i].id, state)
+        self._advance(t0 + delta)
+        self._green_time += delta
+        self._phase[changing] = actions[changing]
+
+    def _read_programme_phases(self) -> None:
+        tl = self._sim.conn.trafficlight
+        for i, s in enumerate(self.signals):
+            green = s.programme_green[tl.getPhase(s.id) % len(s.programme_green)]
+            if green != self._phase[i]:
+                self._phase[i], self._green_time[i] = green, 0.0
+
+    def _measure(self) -> TrafficState:
+        return self.layout.state(self._time, self._sim.lane_values(), self._phase.copy(), self._green_time.copy())
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        st, n = self._state, len(self.signals)
+        one_hot = np.zeros((n, self.max_phases), np.float32)
+        one_hot[np.arange(n), st.phase] = 1.0
+        can_change = st.green_time >= self.min_green
+        obs = np.concatenate(
+            [
+                one_hot,
+                can_change[:, None].astype(np.float32),
+                np.minimum(st.in_vehicles / st.in_capacity, 1.0),
+                np.minimum(st.in_halting / st.in_capacity, 1.0),
+            ],
+            axis=1,
+        ).astype(np.float32)
+        action_mask = self.valid_phases.copy()
+        stuck = ~can_change
+        action_mask[stuck] = False
+        action_mask[stuck, st.phase[stuck]] = True
+        self._last_obs = obs
+        return {"observation": obs, "observation_mask": self.observation_mask, "action_mask": action_mask.astype(np.int8)}
+
+    def _to_dicts(self, obs: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        return {a: {k: v[i] for k, v in obs.items()} for i, a in enumerate(self.possible_agents)}
+
+    def _finish(self) -> dict[str, float]:
+        self._sim.close()
+        self._sim = None
+        metrics = tripinfo_metrics(self._path("tripinfo.xml"))
+        metrics["queue"] = self._queue_sum / max(self._decisions, 1)
+        metrics["teleports"] = teleports(self._path("statistics.xml"))
+        self._metrics = metrics
+        return dict(metrics)

@@ -1,0 +1,90 @@
+"""Vectorised environments: N simulations stepped together, each in its own worker process.
+
+libsumo holds one simulation per process, so every environment runs in a worker of gymnasium's
+AsyncVectorEnv. Observations come back stacked as [num_envs, n_agents, ...] arrays and rewards as
+[num_envs, n_agents]. An environment whose episode ends is reset in the same step; its last
+observation and episode metrics are in info["final_obs"] and info["final_info"].
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode
+
+SEED_STRIDE = 100_000  # worker i of a vector seeded s uses SUMO seeds s + i * SEED_STRIDE + episode
+
+
+class ArrayTrafficEnv(gym.Env):
+    """A TrafficSignalEnv seen as one gymnasium Env over all its agents (arrays, not dicts)."""
+
+    def __init__(self, scenario, seed: int = 0, **options):
+        from . import make_env
+
+        self.env = make_env(scenario, seed=seed, **options)
+        n, d, p = len(self.env.possible_agents), self.env.obs_dim, self.env.max_phases
+        self.observation_space = gym.spaces.Dict(
+            {
+                "observation": gym.spaces.Box(0.0, 1.0, (n, d), np.float32),
+                "observation_mask": gym.spaces.MultiBinary((n, d)),
+                "action_mask": gym.spaces.MultiBinary((n, p)),
+            }
+        )
+        self.action_space = gym.spaces.MultiDiscrete(np.full(n, p))
+
+    def reset(self, *, seed=None, options=None):
+        return self.env.reset_arrays(seed)
+
+    def step(self, action):
+        obs, rewards, done, info = self.env.step_arrays(action)
+        return obs, rewards, False, done, info
+
+    def close(self):
+        self.env.close()
+
+
+class VectorTrafficEnv:
+    """N copies of one scenario, each in a worker process, stepped in lockstep.
+
+    Attributes: num_envs, agents (stable order), n_agents, obs_dim, max_phases, graph, valid_phases.
+    """
+
+    def __init__(self, scenario, num_envs: int = 1, seed: int = 0, **options):
+        from . import make_env
+
+        probe = make_env(scenario, seed=seed, **options)  # parses the net; starts no simulation
+        self.agents = list(probe.possible_agents)
+        self.n_agents, self.obs_dim, self.max_phases = len(self.agents), probe.obs_dim, probe.max_phases
+        self.valid_phases = probe.valid_phases
+        self.graph = probe.graph
+        self.scenario = probe.scenario
+        probe.close()
+        self.num_envs, self.seed = int(num_envs), int(seed)
+        scenario_obj = probe.scenario
+        self._vec = AsyncVectorEnv(
+            [lambda: ArrayTrafficEnv(scenario_obj, **options) for _ in range(self.num_envs)],
+            # fork (Linux's default) needs no `if __name__ == "__main__"` guard in user scripts; workers
+            # never touch torch, so forking a parent that imported it is safe.
+            context="fork" if "fork" in mp.get_all_start_methods() else None,
+            autoreset_mode=AutoresetMode.SAME_STEP,
+        )
+
+    def reset(self, seed: int | None = None):
+        base = self.seed if seed is None else int(seed)
+        return self._vec.reset(seed=[base + i * SEED_STRIDE for i in range(self.num_envs)])
+
+    def step(self, actions: np.ndarray):
+        """actions [num_envs, n_agents] -> obs, rewards [num_envs, n_agents], terminated, truncated, info."""
+        return self._vec.step(np.asarray(actions, dtype=np.int64))
+
+    def close(self) -> None:
+        self._vec.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+

@@ -1,0 +1,1 @@
+"""Benchmarks (`fmat perf ...`): speed measured side by side in one run, reported as ratios."""

@@ -1,0 +1,70 @@
+import subprocess
+import sys
+
+import numpy as np
+
+from fmat.envs import get_scenario, make_env, make_vector_env
+from fmat.envs.scenarios import builtin_names
+
+RESCO = ["grid4x4", "arterial4x4", "cologne1", "cologne3", "cologne8", "ingolstadt1", "ingolstadt7", "ingolstadt21"]
+
+
+def test_cli_lists_resco_maps_and_grids():
+    out = subprocess.run([sys.executable, "-m", "fmat.cli", "scenarios"], capture_output=True, text=True, check=True).stdout
+    rows = {line.split()[0]: line.split()[1] for line in out.strip().splitlines()[1:]}
+    assert list(rows)[:8] == RESCO
+    assert rows["ingolstadt21"] == "21" and rows["cologne8"] == "8"
+    assert "grid-RxC" in rows
+
+
+def test_every_resco_map_builds_with_its_preset():
+    assert builtin_names() == RESCO
+    for name in RESCO:
+        env = make_env(name)
+        sc = env.scenario
+        assert len(env.possible_agents) == sc.signals, name
+        assert (sc.delta, sc.yellow) == ((5, 2) if name == "arterial4x4" else (10, 3))
+        env.close()
+
+
+def test_grid_generation_is_cached_and_configurable():
+    a = get_scenario("grid-2x3")
+    b = get_scenario("grid-2x3")
+    assert a.net == b.net
+    c = get_scenario("grid-2x3", demand=300, route_seed=4)
+    assert c.net != a.net
+    env = make_env("grid-2x3")
+    assert len(env.possible_agents) == 6
+    env.close()
+
+
+def test_grid_32x32_has_1024_agents():
+    env = make_env("grid-32x32", end=30)
+    assert len(env.possible_agents) == 1024
+    obs, _ = env.reset_arrays()
+    assert obs["observation"].shape == (1024, env.obs_dim)
+    obs, rewards, done, info = env.step_arrays(np.zeros(1024, dtype=int))
+    assert rewards.shape == (1024,)
+    assert env.graph.degrees().max() == 4
+    env.close()
+
+
+def test_vector_env_batches_and_autoresets():
+    from conftest import random_masked_actions
+
+    def run(seed):
+        rng = np.random.default_rng(0)
+        with make_vector_env("cologne3", num_envs=2, seed=seed, end=25200 + 100) as vec:
+            obs, _ = vec.reset()
+            assert obs["observation"].shape == (2, 3, vec.obs_dim)
+            assert vec.graph.num_nodes == 3
+            for step in range(10):
+                obs, rewards, terminated, truncated, info = vec.step(random_masked_actions(rng, obs["action_mask"]))
+                assert rewards.shape == (2, 3)
+            assert truncated.all() and not terminated.any()
+            assert info["final_obs"][0]["observation"].shape == (3, vec.obs_dim)
+            return info["final_info"]["episode"]["delay"]
+
+    first = run(0)
+    assert np.array_equal(first, run(0))
+    assert first[0] != first[1]  # each worker has its own SUMO seed
