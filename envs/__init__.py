@@ -20,7 +20,9 @@ def make_env(scenario: str | Scenario, seed: int = 0, **options):
         seed: SUMO's seed for the first episode (episode k uses seed + k until reset(seed=...)).
         **options: reward ("wait", "queue", "pressure", "diff-waiting-time" or a callable),
             control ("agents" or "fixed"), backend ("libsumo" or "traci"), gui, min_green,
-            time_to_teleport; begin, end, delta, yellow override the scenario's preset; demand,
+            time_to_teleport; pad_phases, pad_lanes (pad observations and actions to at least
+            this size, to run a policy trained on another map); begin, end, delta, yellow
+            override the scenario's preset; demand,
             lanes, length, route_seed configure synthetic grids.
 
     Raises:
@@ -35,7 +37,7 @@ def make_env(scenario: str | Scenario, seed: int = 0, **options):
     elif grid:
         raise InvalidOptionError(f"options {sorted(grid)} only apply when the scenario is given by grid name")
     scenario = scenario.with_options(**timing)
-    allowed = {"reward", "control", "backend", "gui", "min_green", "time_to_teleport"}
+    allowed = {"reward", "control", "backend", "gui", "min_green", "time_to_teleport", "pad_phases", "pad_lanes"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise InvalidOptionError(
@@ -44,11 +46,11 @@ def make_env(scenario: str | Scenario, seed: int = 0, **options):
     return TrafficSignalEnv(scenario, seed=seed, **options)
 
 
-def make_vector_env(scenario: str | Scenario, num_envs: int = 1, seed: int = 0, **options):
+def make_vector_env(scenario: str | Scenario, num_envs: int = 1, seed: int = 0, autoreset: bool = True, **options):
     """N environments of one scenario in worker processes, batched as [num_envs, n_agents, ...] arrays."""
     from .vector import VectorTrafficEnv
 
-    return VectorTrafficEnv(scenario, num_envs=num_envs, seed=seed, **options)
+    return VectorTrafficEnv(scenario, num_envs=num_envs, seed=seed, autoreset=autoreset, **options)
 
 
 __all__ = [

@@ -81,3 +81,19 @@ def build_graph(network: Network) -> AgentGraph:
         edge_length=torch.tensor(lengths, dtype=torch.float32),
         positions=torch.tensor([s.position for s in network.signals], dtype=torch.float32).reshape(-1, 2),
     )
+
+
+def grid_graph(rows: int, cols: int, spacing: float = 200.0) -> AgentGraph:
+    """A synthetic rows x cols grid of agents with 4-neighbour edges, without any SUMO network
+    (for model tests and benchmarks)."""
+    idx = lambda r, c: r * cols + c  # noqa: E731
+    pairs = [(idx(r, c), idx(r, c + 1)) for r in range(rows) for c in range(cols - 1)]
+    pairs += [(idx(r, c), idx(r + 1, c)) for r in range(rows - 1) for c in range(cols)]
+    src = [a for a, b in pairs] + [b for a, b in pairs]
+    dst = [b for a, b in pairs] + [a for a, b in pairs]
+    return AgentGraph(
+        agents=tuple(f"r{r}c{c}" for r in range(rows) for c in range(cols)),
+        edge_index=torch.tensor([src, dst], dtype=torch.long).reshape(2, -1),
+        edge_length=torch.full((len(src),), spacing),
+        positions=torch.tensor([[spacing * c, spacing * r] for r in range(rows) for c in range(cols)]).reshape(-1, 2),
+    )

@@ -53,6 +53,8 @@ class TrafficSignalEnv(ParallelEnv):
         gui: bool = False,
         min_green: float = 5.0,
         time_to_teleport: float = -1,
+        pad_phases: int = 0,
+        pad_lanes: int = 0,
     ):
         validate_scenario(scenario)
         if control not in CONTROLS:
@@ -80,9 +82,15 @@ class TrafficSignalEnv(ParallelEnv):
 
         self.possible_agents = [s.id for s in self.signals]
         self.agents: list[str] = []
-        self.layout = LaneLayout(self.signals)
         self.n_phases = np.array([s.n_phases for s in self.signals])
-        self.max_phases = int(self.n_phases.max())
+        widest = max(len(s.in_lanes) for s in self.signals)
+        if (pad_phases and self.n_phases.max() > pad_phases) or (pad_lanes and widest > pad_lanes):
+            raise InvalidOptionError(
+                f"scenario {scenario.name} has signals with {self.n_phases.max()} phases and {widest} incoming lanes, "
+                f"more than the padding pad_phases={pad_phases}, pad_lanes={pad_lanes} (a policy trained elsewhere)"
+            )
+        self.layout = LaneLayout(self.signals, min_lanes=pad_lanes)
+        self.max_phases = max(int(self.n_phases.max()), pad_phases)
         self.max_lanes = self.layout.in_index.shape[1]
         self.obs_dim = self.max_phases + 1 + 2 * self.max_lanes
         self.valid_phases = np.arange(self.max_phases)[None, :] < self.n_phases[:, None]
@@ -237,6 +245,11 @@ class TrafficSignalEnv(ParallelEnv):
         if done:
             info["episode"] = self._finish()
         return obs, rewards, done, info
+
+    @property
+    def traffic_state(self) -> TrafficState:
+        """The measurements behind the latest observation (classical controllers read these)."""
+        return self._state
 
     def episode_metrics(self) -> dict[str, float]:
         """Metrics of the last finished episode: delay, travel_time, waiting_time, throughput, queue, teleports."""

@@ -36,19 +36,19 @@ class TrafficState:
 class LaneLayout:
     """Maps the scenario's lanes onto padded per-agent arrays."""
 
-    def __init__(self, signals: list[SignalSpec]):
+    def __init__(self, signals: list[SignalSpec], min_lanes: int = 0):
         self.lanes: list[str] = sorted({l for s in signals for l in s.in_lanes + s.out_lanes})
         position = {lane: i for i, lane in enumerate(self.lanes)}
         pad = len(self.lanes)  # index of an always-zero slot
 
-        def table(lists):
-            width = max(len(x) for x in lists)
+        def table(lists, min_width=0):
+            width = max(min_width, max(len(x) for x in lists))
             out = np.full((len(lists), width), pad, dtype=np.int64)
             for i, lanes in enumerate(lists):
                 out[i, : len(lanes)] = [position[l] for l in lanes]
             return out
 
-        self.in_index = table([s.in_lanes for s in signals])
+        self.in_index = table([s.in_lanes for s in signals], min_lanes)
         self.out_index = table([s.out_lanes for s in signals])
         self.in_mask = self.in_index != pad
         self.out_mask = self.out_index != pad

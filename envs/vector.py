@@ -47,15 +47,19 @@ class ArrayTrafficEnv(gym.Env):
 class VectorTrafficEnv:
     """N copies of one scenario, each in a worker process, stepped in lockstep.
 
+    With autoreset=False a finished vector must be reset by the caller (the trainer does, to
+    choose each episode's seeds), and the last step's info["episode"] holds the metrics.
+
     Attributes: num_envs, agents (stable order), n_agents, obs_dim, max_phases, graph, valid_phases.
     """
 
-    def __init__(self, scenario, num_envs: int = 1, seed: int = 0, **options):
+    def __init__(self, scenario, num_envs: int = 1, seed: int = 0, autoreset: bool = True, **options):
         from . import make_env
 
         probe = make_env(scenario, seed=seed, **options)  # parses the net; starts no simulation
         self.agents = list(probe.possible_agents)
-        self.n_agents, self.obs_dim, self.max_phases = len(self.agents), probe.obs_dim, probe.max_phases
+        self.n_agents, self.obs_dim = len(self.agents), probe.obs_dim
+        self.max_phases, self.max_lanes = probe.max_phases, probe.max_lanes
         self.valid_phases = probe.valid_phases
         self.graph = probe.graph
         self.scenario = probe.scenario
@@ -67,10 +71,13 @@ class VectorTrafficEnv:
             # fork (Linux's default) needs no `if __name__ == "__main__"` guard in user scripts; workers
             # never touch torch, so forking a parent that imported it is safe.
             context="fork" if "fork" in mp.get_all_start_methods() else None,
-            autoreset_mode=AutoresetMode.SAME_STEP,
+            autoreset_mode=AutoresetMode.SAME_STEP if autoreset else AutoresetMode.DISABLED,
         )
 
-    def reset(self, seed: int | None = None):
+    def reset(self, seed: int | list[int] | None = None):
+        """Reset every environment; an int seeds worker i with seed + i * SEED_STRIDE, a list gives each its own."""
+        if isinstance(seed, (list, tuple)):
+            return self._vec.reset(seed=[int(s) for s in seed])
         base = self.seed if seed is None else int(seed)
         return self._vec.reset(seed=[base + i * SEED_STRIDE for i in range(self.num_envs)])
 

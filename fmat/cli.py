@@ -31,6 +31,60 @@ def cmd_perf_env(args: argparse.Namespace) -> None:
     print(report(args.scenario, times))
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from fmat.config import load_config
+    from fmat.train import train
+
+    cfg = load_config(args.config, args.set)
+    run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
+    print(f"run written to {run_dir}")
+    if (run_dir / "eval.json").exists():
+        print((run_dir / "eval.json").read_text().strip())
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from fmat.evaluate import evaluate
+
+    print(json.dumps(evaluate(args.run_dir, scenario=args.scenario, episodes=args.episodes), indent=2))
+
+
+def cmd_perf_policy(args: argparse.Namespace) -> None:
+    from rich.progress import Progress
+
+    from fmat.perf.policy_speed import measure, report
+
+    counts = _int_list(args.agents, "--agents")
+    with Progress(transient=True) as progress:
+        task = progress.add_task("timing f-MAT and MAT", total=2 * len(counts))
+        rows = measure(counts, repeats=args.repeats, progress=lambda: progress.advance(task))
+    print(report(rows))
+
+
+def cmd_perf_train(args: argparse.Namespace) -> None:
+    from rich.progress import Progress
+
+    from fmat.envs import get_scenario
+    from fmat.perf.train_overhead import measure, report
+
+    get_scenario(args.scenario)
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"timing {args.algorithm} on {args.scenario}", total=2 * args.repeats)
+        times = measure(args.scenario, args.algorithm, args.repeats, progress=lambda: progress.advance(task))
+    print(report(args.scenario, args.algorithm, times))
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 2:
+        raise FmatError(f"{flag} {text!r}: expected comma-separated agent counts of at least 2, e.g. 16,64,256,1024")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fmat", description="Multi-agent RL benchmarks for traffic signal control on SUMO.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,11 +92,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scenarios", help="list the available scenarios (name, signals, source)")
     p.set_defaults(func=cmd_scenarios)
 
+    p = sub.add_parser("train", help="train one algorithm on one scenario with one seed")
+    p.add_argument("config", help="YAML run config, e.g. experiments/quickstart.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set train.episodes=20 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="run a trained policy or controller greedily; prints metrics as JSON")
+    p.add_argument("run_dir", help="a run directory written by `fmat train`")
+    p.add_argument("--scenario", help="evaluate on another scenario (transfer)")
+    p.add_argument("--episodes", type=int, default=1, help="evaluation episodes (default 1)")
+    p.set_defaults(func=cmd_evaluate)
+
     perf = sub.add_parser("perf", help="speed benchmarks").add_subparsers(dest="what", required=True)
     p = perf.add_parser("env", help="time one episode: raw SUMO vs fmat (control=fixed) vs sumo-rl")
     p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported (default 3)")
     p.set_defaults(func=cmd_perf_env)
+    p = perf.add_parser("policy", help="f-MAT vs MAT: action selection and PPO update time as agents grow")
+    p.add_argument("--agents", default="16,64,256,1024", help="comma-separated agent counts (default 16,64,256,1024)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats, median reported (default 3)")
+    p.set_defaults(func=cmd_perf_policy)
+    p = perf.add_parser("train", help="a training episode's wall time against an environment-only episode")
+    p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")
+    p.add_argument("--algorithm", default="fmat", choices=["fmat", "mat", "mappo", "ippo"])
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats, median reported (default 3)")
+    p.set_defaults(func=cmd_perf_train)
     return parser
 
 

@@ -1,0 +1,165 @@
+"""Run configuration: one algorithm, one scenario, one seed. Validated with pydantic.
+
+A YAML file plus `--set key=value` overrides (dotted keys, values parsed as YAML) becomes a
+`RunConfig`; an unknown key, a wrong type or an unknown algorithm or scenario is one line naming
+the file and the key.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from fmat.envs.scenarios import GRID_PATTERN, builtin_names
+from fmat.registry import ALGORITHMS, LEARNERS, ConfigError, model_config
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnvConfig(Strict):
+    reward: Literal["wait", "queue", "pressure", "diff-waiting-time"] = "wait"
+    min_green: float = Field(5.0, ge=0)
+    backend: Literal["libsumo", "traci"] = "libsumo"
+    begin: float | None = None
+    end: float | None = None
+    delta: float | None = Field(None, gt=0)
+    yellow: float | None = Field(None, ge=0)
+    pad_phases: int = Field(0, ge=0)
+    pad_lanes: int = Field(0, ge=0)
+    demand: float | None = Field(None, gt=0)
+    lanes: int | None = Field(None, ge=1)
+    route_seed: int | None = None
+
+    def options(self, scenario: str) -> dict:
+        """make_env keyword arguments (grid-only keys only for grid scenarios)."""
+        opts = self.model_dump(exclude_none=True)
+        if not GRID_PATTERN.match(scenario):
+            for key in ("demand", "lanes", "route_seed"):
+                if key in opts:
+                    raise ConfigError(f"env.{key}: only applies to synthetic grid-RxC scenarios, not {scenario}")
+        return opts
+
+
+class TrainConfig(Strict):
+    episodes: int = Field(10, ge=1, description="training episodes, counted over all parallel environments")
+    num_envs: int = Field(1, ge=1, description="environments simulated in parallel worker processes")
+    rollout_steps: int = Field(120, ge=1, description="decisions per PPO update (an episode is split into chunks)")
+    reward_sharing: Literal["none", "neighbours", "global"] = "none"
+    threads: int = Field(1, ge=1, description="torch CPU threads")
+
+
+class PPOSection(Strict):
+    lr: float = Field(5e-4, gt=0)
+    adam_eps: float = Field(1e-5, gt=0)
+    gamma: float = Field(0.99, ge=0, le=1)
+    gae_lambda: float = Field(0.95, ge=0, le=1)
+    clip: float = Field(0.2, gt=0)
+    epochs: int = Field(5, ge=1)
+    minibatches: int = Field(1, ge=1)
+    entropy_coef: float = Field(0.01, ge=0)
+    value_coef: float = Field(1.0, ge=0)
+    huber_delta: float = Field(10.0, gt=0)
+    max_grad_norm: float = Field(10.0, gt=0)
+
+
+class EvalConfig(Strict):
+    episodes: int = Field(1, ge=0, description="greedy evaluation episodes after training")
+
+
+class RunConfig(Strict):
+    algorithm: str
+    scenario: str
+    seed: int = 0
+    output_dir: str = "runs"
+    env: EnvConfig = EnvConfig()
+    train: TrainConfig = TrainConfig()
+    ppo: PPOSection = PPOSection()
+    model: dict = Field(default_factory=dict)
+    evaluation: EvalConfig = EvalConfig()
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known_algorithm(cls, v: str) -> str:
+        if v not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {v!r}; choose one of {', '.join(ALGORITHMS)}")
+        return v
+
+    @field_validator("scenario")
+    @classmethod
+    def _known_scenario(cls, v: str) -> str:
+        if v not in builtin_names() and not GRID_PATTERN.match(v):
+            raise ValueError(f"unknown scenario {v!r}; run `fmat scenarios` for the list")
+        return v
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.scenario}__{self.algorithm}__s{self.seed}"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.run_name
+
+
+def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.episodes=5")
+        key, raw = item.split("=", 1)
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", key):
+            raise ConfigError(f"--set {item!r}: {key!r} is not a dotted key")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{source}: --set {key}: {part} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def validate(data: dict, source: str) -> RunConfig:
+    try:
+        cfg = RunConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(map(str, err["loc"])) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            section = _section(err["loc"][:-1])
+            msg = f"unknown key; allowed: {', '.join(section.model_fields)}"
+        raise ConfigError(f"{source}: {key}: {msg}") from None
+    if cfg.algorithm in LEARNERS:
+        try:
+            model_config(cfg.algorithm, cfg.model)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    elif cfg.model:
+        raise ConfigError(f"{source}: model: {cfg.algorithm} is a classical controller and takes no model settings")
+    cfg.env.options(cfg.scenario)
+    return cfg
+
+
+def _section(loc) -> type[BaseModel]:
+    model: type[BaseModel] = RunConfig
+    for part in loc:
+        model = model.model_fields[part].annotation
+    return model
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, e.g. algorithm: fmat")
+    return validate(apply_overrides(data, list(overrides), str(path)), str(path))

@@ -1,0 +1,86 @@
+"""`fmat evaluate`: run a trained policy (or a classical controller) greedily and report metrics.
+
+Given another scenario it measures transfer; policies whose weights depend on the number of
+agents (MAPPO, IPPO) cannot transfer and say so.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fmat.config import load_config
+from fmat.envs import make_env
+from fmat.envs.errors import FmatError
+from fmat.envs.metrics import METRICS
+from fmat.registry import CONTROLLERS, LEARNERS, build_policy
+from fmat.rollout import add_batch_dim
+
+EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
+
+
+class NotApplicableError(FmatError):
+    """The policy cannot run on that scenario (e.g. its weights depend on the number of agents)."""
+
+
+def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1) -> dict:
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise FmatError(f"{run_dir} is not a run directory (no config.yaml); pass a folder written by `fmat train`")
+    cfg = load_config(run_dir / "config.yaml")
+    target = scenario or cfg.scenario
+    options = cfg.env.model_dump(exclude_none=True)
+    if target != cfg.scenario:
+        for key in ("demand", "lanes", "route_seed", "begin", "end"):
+            options.pop(key, None)
+    if cfg.algorithm in LEARNERS and LEARNERS[cfg.algorithm][1].agent_count_dependent and target != cfg.scenario:
+        raise NotApplicableError(
+            f"not applicable: {cfg.algorithm}'s weights depend on the number of agents (agent-id inputs), so it cannot run on {target}"
+        )
+    if cfg.algorithm in LEARNERS:
+        ckpt_path = run_dir / "checkpoint.pt"
+        if not ckpt_path.is_file():
+            raise FmatError(f"{run_dir} has no checkpoint.pt yet; train it first")
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        layout = ckpt["layout"]
+        env = make_env(target, seed=EVAL_SEED_BASE, pad_phases=layout["max_phases"], pad_lanes=layout["max_lanes"],
+                       **{k: v for k, v in options.items() if k not in ("pad_phases", "pad_lanes")})
+        if env.obs_dim != layout["obs_dim"] or env.max_phases != layout["max_phases"]:
+            env.close()
+            raise NotApplicableError(f"{target}'s observation layout differs from the training map's; train with env.pad_phases/pad_lanes")
+        policy = build_policy(cfg.algorithm, env.obs_dim, env.max_phases, env.graph, cfg.model)
+        policy.load_state_dict(ckpt["policy"])
+        policy.eval()
+
+        def choose(obs):
+            with torch.no_grad():
+                return policy.get_action_and_value(add_batch_dim(obs), deterministic=True)[0][0].numpy()
+    else:
+        controller_cls = CONTROLLERS[cfg.algorithm]
+        env = make_env(target, seed=EVAL_SEED_BASE, **options, **controller_cls.env_options)
+        choose = None
+
+    results = []
+    try:
+        for k in range(episodes):
+            obs, _ = env.reset_arrays(EVAL_SEED_BASE + k)
+            controller = None if choose else controller_cls(env, seed=EVAL_SEED_BASE + k)
+            done = False
+            while not done:
+                actions = choose(obs) if choose else controller.act(env.traffic_state, obs["action_mask"])
+                obs, _, done, info = env.step_arrays(actions)
+            results.append(info["episode"])
+    finally:
+        env.close()
+    return {
+        "run": run_dir.name,
+        "algorithm": cfg.algorithm,
+        "trained_on": cfg.scenario,
+        "scenario": target,
+        "seed": cfg.seed,
+        "evaluation": "final policy, greedy actions" if cfg.algorithm in LEARNERS else "classical controller",
+        "episodes": results,
+        "mean": {k: float(np.mean([r[k] for r in results])) for k in METRICS},
+    }
+

@@ -1,0 +1,80 @@
+"""Pieces every policy network shares: observation input, masked action distributions, init."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.distributions import Categorical
+
+MASKED_LOGIT = -1e10  # MAT's value for unavailable actions
+
+
+def observation_input(obs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[..., 2 * obs_dim]: the observation with padding zeroed, then the mask itself, so a shared
+    network can tell a zero reading from a feature the signal does not have."""
+    mask = obs["observation_mask"].float()
+    return torch.cat([obs["observation"] * mask, mask], dim=-1)
+
+
+def masked_distribution(logits: torch.Tensor, action_mask: torch.Tensor) -> Categorical:
+    """Categorical over valid actions only: masked actions have probability 0 in sampling,
+    log-probabilities and entropy."""
+    return Categorical(logits=logits.masked_fill(~action_mask.bool(), MASKED_LOGIT))
+
+
+def act(logits, action_mask, action=None, deterministic=False):
+    """Sample (or score the given) actions. Returns action, logprob, entropy, all [B, n]."""
+    dist = masked_distribution(logits, action_mask)
+    if action is None:
+        action = dist.probs.argmax(-1) if deterministic else dist.sample()
+    return action, dist.log_prob(action), dist.entropy()
+
+
+def init_linear(module: nn.Module, gain: float = math.sqrt(2)) -> nn.Module:
+    """Orthogonal weights and zero bias (MAT/MAPPO's init)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.orthogonal_(m.weight, gain=gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+def embedding(in_dim: int, dim: int) -> nn.Sequential:
+    """MAT's observation embedding: LayerNorm -> Linear -> GELU."""
+    return nn.Sequential(nn.LayerNorm(in_dim), init_linear(nn.Linear(in_dim, dim)), nn.GELU())
+
+
+def head(dim: int, out: int) -> nn.Sequential:
+    """MAT's output head: Linear -> GELU -> LayerNorm -> Linear, last layer with gain 0.01."""
+    return nn.Sequential(
+        init_linear(nn.Linear(dim, dim)), nn.GELU(), nn.LayerNorm(dim), init_linear(nn.Linear(dim, out), gain=0.01)
+    )
+
+
+def mlp(dim: int, hidden: int | None = None) -> nn.Sequential:
+    hidden = hidden or dim
+    return nn.Sequential(init_linear(nn.Linear(dim, hidden)), nn.GELU(), init_linear(nn.Linear(hidden, dim), gain=0.01))
+
+
+class ActorCritic(nn.Module):
+    """The interface the PPO core uses (CleanRL's two methods).
+
+    Subclasses implement `forward(obs) -> (logits [B, n, A], values [B, n])`; `obs` holds
+    observation [B, n, D], observation_mask [B, n, D] and action_mask [B, n, A] tensors.
+    """
+
+    #: whether the weights depend on the number of agents (then transfer to other maps is impossible)
+    agent_count_dependent = False
+
+    def get_value(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self(obs)[1]
+
+    def get_action_and_value(self, obs, action=None, deterministic=False):
+        logits, values = self(obs)
+        action, logprob, entropy = act(logits, obs["action_mask"], action, deterministic)
+        return action, logprob, entropy, values
+
+    def set_graph(self, graph) -> None:
+        """Point the policy at another scenario's agent graph (for transfer); default: no graph."""

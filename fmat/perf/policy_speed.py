@@ -1,0 +1,106 @@
+"""`fmat perf policy`: f-MAT vs MAT as the number of agents grows, side by side in one process.
+
+For each agent count n (a square-ish synthetic grid graph), time on the CPU with batch 1:
+- one action-selection step (f-MAT: one parallel pass; MAT: one full decoder pass per agent, as
+  the original implements it);
+- one PPO update on a fixed batch (same core, same settings for both).
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import torch
+
+from fmat.envs.graph import grid_graph
+from fmat.ppo import Batch, PPOConfig, ValueNormalizer, ppo_update
+from fmat.registry import build_policy
+
+OBS_DIM, N_ACTIONS = 33, 8  # grid4x4's observation size and phase count
+
+
+def square_grid(n: int):
+    """A rows x cols grid graph with rows * cols = n, rows as close to sqrt(n) as divides n."""
+    rows = max(r for r in range(1, int(math.isqrt(n)) + 1) if n % r == 0)
+    return grid_graph(rows, n // rows)
+
+
+def _obs(batch: int, n: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "observation": torch.rand(batch, n, OBS_DIM, generator=g),
+        "observation_mask": torch.ones(batch, n, OBS_DIM, dtype=torch.bool),
+        "action_mask": torch.ones(batch, n, N_ACTIONS, dtype=torch.bool),
+    }
+
+
+def _timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(agent_counts: list[int], update_batch: int = 8, repeats: int = 3, progress=None) -> list[dict]:
+    torch.manual_seed(0)
+    rows = []
+    for n in agent_counts:
+        graph = square_grid(n)
+        row = {"agents": n}
+        for name in ("fmat", "mat"):
+            policy = build_policy(name, OBS_DIM, N_ACTIONS, graph, {})
+            obs1 = _obs(1, n)
+            with torch.no_grad():
+                policy.eval()
+                # MAT's rollout is n sequential decoder passes: time it once beyond 256 agents
+                row[f"{name}_act"] = _timed(lambda: policy.get_action_and_value(obs1), 1 if (name == "mat" and n > 256) else repeats)
+            batch_obs = _obs(update_batch, n)
+            with torch.no_grad():
+                action, logprob, _, value = policy.get_action_and_value(batch_obs) if name == "fmat" else _mat_batch(policy, batch_obs)
+            batch = Batch(batch_obs, action, logprob, value, torch.randn(update_batch, n), torch.randn(update_batch, n))
+            cfg = PPOConfig(epochs=1, minibatches=1)
+            optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+            policy.train()
+            row[f"{name}_update"] = _timed(
+                lambda: ppo_update(policy, optimizer, ValueNormalizer(), _copy(batch), cfg), repeats
+            )
+            if progress:
+                progress()
+        rows.append(row)
+    return rows
+
+
+def _mat_batch(policy, obs):
+    """Actions for a fixed update batch without MAT's slow rollout (teacher-forced scoring of random actions)."""
+    action = torch.randint(0, N_ACTIONS, obs["action_mask"].shape[:2])
+    _, logprob, _, value = policy.get_action_and_value(obs, action)
+    return action, logprob, None, value
+
+
+def _copy(batch: Batch) -> Batch:
+    return Batch(batch.obs, batch.actions, batch.logprobs, batch.values, batch.advantages.clone(), batch.returns)
+
+
+def report(rows: list[dict]) -> str:
+    lines = [
+        "CPU, batch 1 for action selection; PPO update = 1 epoch on a batch of 8 joint samples",
+        f"{'agents':>7} {'f-MAT act ms':>13} {'MAT act ms':>12} {'MAT/f-MAT':>10} {'f-MAT us/agent':>15} "
+        f"{'f-MAT upd ms':>13} {'MAT upd ms':>11} {'MAT/f-MAT':>10}",
+    ]
+    for r in rows:
+        n = r["agents"]
+        lines.append(
+            f"{n:>7} {r['fmat_act'] * 1e3:>13.2f} {r['mat_act'] * 1e3:>12.1f} {r['mat_act'] / r['fmat_act']:>9.1f}x "
+            f"{r['fmat_act'] / n * 1e6:>15.2f} {r['fmat_update'] * 1e3:>13.1f} {r['mat_update'] * 1e3:>11.1f} "
+            f"{r['mat_update'] / r['fmat_update']:>9.1f}x"
+        )
+    if len(rows) > 1:
+        small = next((r for r in rows if r["agents"] == 64), rows[0])
+        big = rows[-1]
+        per_small, per_big = small["fmat_act"] / small["agents"], big["fmat_act"] / big["agents"]
+        lines.append(f"f-MAT time per agent at {big['agents']} vs {small['agents']} agents: {per_big / per_small:.2f}x")
+    return "\n".join(lines)

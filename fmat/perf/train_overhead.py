@@ -1,0 +1,61 @@
+"""`fmat perf train`: one f-MAT training episode against an environment-only episode.
+
+Both use the same vector environment (one worker) and episode; the environment-only run takes
+random valid actions. Overhead = (training episode - environment episode) / environment episode:
+the share of time spent in the policy and the PPO update.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+
+from fmat.config import validate
+from fmat.envs import make_vector_env
+from fmat.train import train
+
+
+def env_episode(scenario: str, seed: int = 0) -> float:
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    with make_vector_env(scenario, num_envs=1, seed=seed, autoreset=False) as vec:
+        obs, _ = vec.reset()
+        done = False
+        while not done:
+            mask = obs["action_mask"][0].astype(bool)
+            actions = np.array([[rng.choice(np.flatnonzero(m)) for m in mask]])
+            obs, _, terminated, truncated, _ = vec.step(actions)
+            done = bool(terminated.all() or truncated.all())
+    return time.perf_counter() - start
+
+
+def training_episode(scenario: str, algorithm: str = "fmat", seed: int = 0) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        cfg = validate({"algorithm": algorithm, "scenario": scenario, "seed": seed, "output_dir": out,
+                        "train": {"episodes": 1, "num_envs": 1}, "evaluation": {"episodes": 0}}, "perf")
+        start = time.perf_counter()
+        train(cfg, progress=False)
+        return time.perf_counter() - start
+
+
+def measure(scenario: str, algorithm: str = "fmat", repeats: int = 3, progress=None) -> dict[str, list[float]]:
+    times = {"env": [], "train": []}
+    for _ in range(repeats):
+        times["env"].append(env_episode(scenario))
+        if progress:
+            progress()
+        times["train"].append(training_episode(scenario, algorithm))
+        if progress:
+            progress()
+    return times
+
+
+def report(scenario: str, algorithm: str, times: dict[str, list[float]]) -> str:
+    env, tr = float(np.median(times["env"])), float(np.median(times["train"]))
+    return "\n".join([
+        f"scenario {scenario}, {algorithm}: one episode, median of {len(times['env'])} interleaved runs (default train settings, 1 env)",
+        f"environment only (random actions): {env:.2f} s",
+        f"training episode (rollout + PPO):  {tr:.2f} s",
+        f"training overhead: {(tr - env) / env:.2f}x the environment's own time",
+    ])

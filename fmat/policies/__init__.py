@@ -1,0 +1,1 @@
+"""fmat's own policies (f-MAT). Baselines live in fmat.baselines."""

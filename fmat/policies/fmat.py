@@ -1,0 +1,70 @@
+"""f-MAT: the factor-based multi-agent transformer (Fan et al., AAAI 2025).
+
+Encoder: factor attention layers over overlapping agent groups, with a value head on each agent.
+Decoder: factor attention layers with cross-attention to the encoder, producing every agent's
+action logits in one parallel pass; nothing is autoregressive, in rollout or in training.
+Weights do not depend on the number of agents, so a policy transfers to other networks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from fmat.factors import build_factors
+from fmat.nn.common import ActorCritic, embedding, head, observation_input
+from fmat.nn.factor_attention import FactorAttentionLayer, FactorDecoderLayer, batch_members, factor_mean
+
+
+@dataclass
+class FMATConfig:
+    dim: int = 64
+    heads: int = 1
+    encoder_layers: int = 1
+    decoder_layers: int = 1
+    factorisation: str = "neighbourhood"  # or "grid" (2x2 blocks) or "edges"
+
+
+class FMAT(ActorCritic):
+    def __init__(self, obs_dim: int, n_actions: int, graph, cfg: FMATConfig = FMATConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = embedding(2 * obs_dim, cfg.dim)
+        self.encoder = torch.nn.ModuleList(FactorAttentionLayer(cfg.dim, cfg.heads) for _ in range(cfg.encoder_layers))
+        self.decoder = torch.nn.ModuleList(FactorDecoderLayer(cfg.dim, cfg.heads) for _ in range(cfg.decoder_layers))
+        self.value_head = head(cfg.dim, 1)
+        self.policy_head = head(cfg.dim, n_actions)
+        self.set_graph(graph)
+
+    @property
+    def receptive_field_hops(self) -> int:
+        """Graph hops beyond which an agent's observation cannot affect another agent's output:
+        agent -> factor -> agent spans 2 hops per layer (1 with edge factors)."""
+        per_layer = 1 if self.cfg.factorisation == "edges" else 2
+        return per_layer * (len(self.encoder) + len(self.decoder))
+
+    def set_graph(self, graph) -> None:
+        members, m = build_factors(graph, self.cfg.factorisation)
+        self.members, self.num_factors, self.n_agents = members, m, graph.num_nodes
+        self._batched: dict[int, torch.Tensor] = {}
+
+    def _members(self, batch: int) -> torch.Tensor:
+        if batch not in self._batched:
+            self._batched = {batch: batch_members(self.members, self.n_agents, self.num_factors, batch)}
+        return self._batched[batch]
+
+    def forward(self, obs):
+        x = observation_input(obs)
+        B, n, _ = x.shape
+        members = self._members(B)
+        agents = self.embed(x).reshape(B * n, -1)
+        factors = factor_mean(agents, members, B * self.num_factors)
+        for layer in self.encoder:
+            agents, factors = layer(agents, factors, members)
+        values = self.value_head(agents).reshape(B, n)
+        encoder_factors = factors
+        dec_agents, dec_factors = agents, factor_mean(agents, members, B * self.num_factors)
+        for layer in self.decoder:
+            dec_agents, dec_factors = layer(dec_agents, dec_factors, members, encoder_factors)
+        logits = self.policy_head(dec_agents).reshape(B, n, -1)
+        return logits, values

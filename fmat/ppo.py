@@ -1,0 +1,175 @@
+"""The one PPO core every learning agent shares (MAT's recipe).
+
+Pure functions and a small update routine, tested without SUMO:
+GAE with bootstrapping on truncation, advantage normalisation, per-agent clipped ratios, a clipped
+Huber value loss on running-normalised values, an entropy bonus, grad-norm clipping, minibatches
+and epochs. Everything is per agent: tensors are [..., n_agents].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class PPOConfig:
+    lr: float = 5e-4
+    adam_eps: float = 1e-5
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    epochs: int = 5
+    minibatches: int = 1
+    entropy_coef: float = 0.01
+    value_coef: float = 1.0
+    huber_delta: float = 10.0
+    max_grad_norm: float = 10.0
+
+
+class ValueNormalizer(nn.Module):
+    """Running mean/variance of value targets (MAPPO/MAT's ValueNorm, debiased EMA).
+
+    The critic predicts normalised values; `denormalize` maps them back for GAE.
+    """
+
+    def __init__(self, beta: float = 0.99999, eps: float = 1e-5):
+        super().__init__()
+        self.beta, self.eps = beta, eps
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("mean_sq", torch.zeros(()))
+        self.register_buffer("debias", torch.zeros(()))
+
+    def update(self, x: torch.Tensor) -> None:
+        x = x.detach().double().reshape(-1)
+        self.mean.mul_(self.beta).add_((1 - self.beta) * x.mean().float())
+        self.mean_sq.mul_(self.beta).add_((1 - self.beta) * (x**2).mean().float())
+        self.debias.mul_(self.beta).add_(1 - self.beta)
+
+    def _stats(self):
+        debias = self.debias.clamp(min=self.eps)
+        mean = self.mean / debias
+        var = (self.mean_sq / debias - mean**2).clamp(min=1e-2)
+        return mean, var.sqrt()
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        mean, std = self._stats()
+        return (x - mean) / std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        mean, std = self._stats()
+        return x * std + mean
+
+
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    episode_end: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation over a rollout of T steps.
+
+    Args:
+        rewards, values: [T, ...] per step.
+        next_values: [T, ...] value of the state after step t within the same episode; at a
+            truncation (time limit) it is the value of the final observation, so the return is
+            bootstrapped instead of cut to zero.
+        terminated: [T, ...] true terminal states (value 0 after them).
+        episode_end: [T, ...] terminated or truncated: the advantage recursion stops there.
+    Returns:
+        advantages, returns (= advantages + values), both [T, ...].
+    """
+    T = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    not_terminal = 1.0 - terminated.float()
+    continues = 1.0 - episode_end.float()
+    for t in reversed(range(T)):
+        delta = rewards[t] + gamma * next_values[t] * not_terminal[t] - values[t]
+        running = delta + gamma * lam * continues[t] * running
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+@dataclass
+class Batch:
+    """A flattened rollout: leading dimension = samples (env x time); each sample holds all agents."""
+
+    obs: dict[str, torch.Tensor]  # [S, n, ...]
+    actions: torch.Tensor  # [S, n]
+    logprobs: torch.Tensor  # [S, n]
+    values: torch.Tensor  # [S, n] normalised, as predicted
+    advantages: torch.Tensor  # [S, n]
+    returns: torch.Tensor  # [S, n] de-normalised
+
+    def __len__(self) -> int:
+        return self.actions.shape[0]
+
+    def index(self, idx: torch.Tensor) -> "Batch":
+        return Batch(
+            obs={k: v[idx] for k, v in self.obs.items()},
+            actions=self.actions[idx],
+            logprobs=self.logprobs[idx],
+            values=self.values[idx],
+            advantages=self.advantages[idx],
+            returns=self.returns[idx],
+        )
+
+
+def ppo_loss(
+    new_logprobs: torch.Tensor,
+    entropy: torch.Tensor,
+    new_values: torch.Tensor,
+    mb: Batch,
+    normalized_returns: torch.Tensor,
+    cfg: PPOConfig,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """MAT's PPO loss on one minibatch; advantages are expected already normalised."""
+    ratio = torch.exp(new_logprobs - mb.logprobs)  # per agent
+    surr1 = ratio * mb.advantages
+    surr2 = torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip) * mb.advantages
+    policy_loss = -torch.min(surr1, surr2).mean()
+
+    clipped = mb.values + (new_values - mb.values).clamp(-cfg.clip, cfg.clip)
+    loss_unclipped = F.huber_loss(new_values, normalized_returns, delta=cfg.huber_delta, reduction="none")
+    loss_clipped = F.huber_loss(clipped, normalized_returns, delta=cfg.huber_delta, reduction="none")
+    value_loss = torch.max(loss_unclipped, loss_clipped).mean()
+
+    entropy_mean = entropy.mean()
+    loss = policy_loss - cfg.entropy_coef * entropy_mean + cfg.value_coef * value_loss
+    stats = {
+        "policy_loss": policy_loss.item(),
+        "value_loss": value_loss.item(),
+        "entropy": entropy_mean.item(),
+        "approx_kl": ((ratio - 1) - torch.log(ratio)).mean().item(),
+        "clip_fraction": ((ratio - 1).abs() > cfg.clip).float().mean().item(),
+    }
+    return loss, stats
+
+
+def ppo_update(policy, optimizer, value_norm: ValueNormalizer, batch: Batch, cfg: PPOConfig, generator=None) -> dict[str, float]:
+    """Epochs x shuffled minibatches of PPO on one batch; returns the mean of the loss statistics."""
+    value_norm.update(batch.returns)
+    adv = batch.advantages
+    batch.advantages = (adv - adv.mean()) / (adv.std() + 1e-8)
+    sums: dict[str, float] = {}
+    count = 0
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(batch), generator=generator)
+        for idx in order.chunk(max(1, min(cfg.minibatches, len(batch)))):
+            mb = batch.index(idx)
+            _, logprobs, entropy, values = policy.get_action_and_value(mb.obs, mb.actions)
+            loss, stats = ppo_loss(logprobs, entropy, values, mb, value_norm.normalize(mb.returns), cfg)
+            optimizer.zero_grad()
+            loss.backward()
+            stats["grad_norm"] = nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm).item()
+            optimizer.step()
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+    return {k: v / count for k, v in sums.items()}

@@ -1,0 +1,30 @@
+"""Turning observations into tensors and rewards into the training signal."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_tensors(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {
+        "observation": torch.as_tensor(obs["observation"], dtype=torch.float32),
+        "observation_mask": torch.as_tensor(obs["observation_mask"]).bool(),
+        "action_mask": torch.as_tensor(obs["action_mask"]).bool(),
+    }
+
+
+def add_batch_dim(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: v.unsqueeze(0) for k, v in to_tensors(obs).items()}
+
+
+def sharing_matrix(graph, mode: str) -> torch.Tensor | None:
+    """[n, n] row-stochastic matrix that pools per-agent rewards: None (own reward), the mean over
+    the closed graph neighbourhood, or the mean over the whole network."""
+    n = graph.num_nodes
+    if mode == "none":
+        return None
+    if mode == "global":
+        return torch.full((n, n), 1.0 / n)
+    adj = torch.eye(n)
+    adj[graph.edge_index[0], graph.edge_index[1]] = 1.0
+    return adj / adj.sum(1, keepdim=True)

@@ -1,0 +1,111 @@
+import pytest
+import torch
+
+from fmat.envs.graph import grid_graph
+from fmat.factors import build_factors
+from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
+from fmat.registry import LEARNERS, build_policy
+from tiny_env import TinyEnv, path_graph
+
+
+def random_obs(B, n, D, A, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.rand(B, n, A, generator=g) > 0.5
+    mask[..., 0] = True
+    obs_mask = torch.rand(B, n, D, generator=g) > 0.2
+    return {"observation": torch.rand(B, n, D, generator=g) * obs_mask, "observation_mask": obs_mask, "action_mask": mask}
+
+
+def test_factor_counts_on_3x3_grid():
+    g = grid_graph(3, 3)
+    members, m = build_factors(g, "neighbourhood")
+    assert m == 9 and members.shape[1] == 9 + 24  # each node plus its 12 * 2 directed neighbours
+    # a corner sits in 3 neighbourhoods (its own + 2 neighbours'), the centre in 5
+    counts = torch.bincount(members[0], minlength=9)
+    assert counts[0] == 3 and counts[4] == 5
+    members, m = build_factors(g, "grid")
+    assert m == 4 and members.shape[1] == 16
+    assert torch.bincount(members[0], minlength=9).tolist() == [1, 2, 1, 2, 4, 2, 1, 2, 1]
+    members, m = build_factors(g, "edges")
+    assert m == 12 and members.shape[1] == 24
+    with pytest.raises(ValueError, match="rectangular grid"):
+        build_factors(path_graph(3).__class__(agents=("a", "b", "c"), edge_index=torch.tensor([[0, 1], [1, 2]]),
+                                               edge_length=torch.ones(2), positions=torch.tensor([[0.0, 0], [1, 0], [5, 3]])), "grid")
+
+
+@pytest.mark.parametrize("algorithm", list(LEARNERS))
+def test_masked_actions_are_never_sampled(algorithm):
+    torch.manual_seed(0)
+    g = grid_graph(2, 3)
+    policy = build_policy(algorithm, 7, 4, g, {})
+    obs = random_obs(64, 6, 7, 4)
+    for _ in range(5):
+        action, logprob, entropy, value = policy.get_action_and_value(obs)
+        assert obs["action_mask"].gather(-1, action[..., None]).all()
+        assert torch.isfinite(logprob).all() and torch.isfinite(entropy).all()
+        assert value.shape == (64, 6)
+    # masked actions carry no probability mass in entropy either: one valid action -> zero entropy
+    only_first = dict(obs, action_mask=torch.zeros_like(obs["action_mask"]).index_fill_(-1, torch.tensor([0]), True))
+    _, _, entropy, _ = policy.get_action_and_value(only_first)
+    assert torch.allclose(entropy, torch.zeros_like(entropy), atol=1e-6)
+
+
+@pytest.mark.parametrize("factorisation", ["neighbourhood", "grid", "edges"])
+def test_fmat_is_local(factorisation):
+    """Agent i's logits and value do not move when an agent beyond the receptive field changes."""
+    torch.manual_seed(0)
+    rows, cols = 3, 12
+    g = grid_graph(rows, cols)
+    policy = build_policy("fmat", 5, 3, g, {"factorisation": factorisation, "encoder_layers": 1, "decoder_layers": 1})
+    hops = policy.receptive_field_hops
+    obs = random_obs(1, rows * cols, 5, 3)
+    far = rows * cols - 1  # bottom-right corner
+    logits, values = policy(obs)
+    changed = {k: v.clone() for k, v in obs.items()}
+    changed["observation"][0, far] = 1.0 - changed["observation"][0, far]
+    logits2, values2 = policy(changed)
+    distance = torch.tensor([abs(i // cols - far // cols) + abs(i % cols - far % cols) for i in range(rows * cols)])
+    outside = distance > hops
+    assert outside.any()
+    assert torch.allclose(logits[0, outside], logits2[0, outside])
+    assert torch.allclose(values[0, outside], values2[0, outside])
+    assert not torch.allclose(logits[0, far], logits2[0, far])  # the agent itself does change
+
+
+def test_mat_teacher_forcing_matches_autoregressive_rollout():
+    torch.manual_seed(0)
+    policy = build_policy("mat", 6, 4, grid_graph(2, 3), {})
+    obs = random_obs(16, 6, 6, 4)
+    action, logprob, entropy, value = policy.get_action_and_value(obs)
+    _, logprob_tf, entropy_tf, value_tf = policy.get_action_and_value(obs, action)
+    assert torch.allclose(logprob, logprob_tf, atol=1e-5)
+    assert torch.allclose(entropy, entropy_tf, atol=1e-5)
+    assert torch.allclose(value, value_tf)
+
+
+@pytest.mark.parametrize("algorithm", list(LEARNERS))
+def test_learner_beats_random_on_tiny_env(algorithm):
+    torch.manual_seed(0)
+    env = TinyEnv(n_agents=4, n_actions=3, batch=32)
+    policy = build_policy(algorithm, env.obs_dim, env.A, env.graph, {})
+    cfg = PPOConfig(lr=3e-3, epochs=4, minibatches=2, entropy_coef=0.0)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    value_norm = ValueNormalizer()
+
+    def mean_reward(deterministic):
+        with torch.no_grad():
+            obs = env.observe()
+            action = policy.get_action_and_value(obs, deterministic=deterministic)[0]
+        return env.reward(action).mean().item()
+
+    for _ in range(60):
+        obs = env.observe()
+        with torch.no_grad():
+            action, logprob, _, value = policy.get_action_and_value(obs)
+        reward = env.reward(action)
+        values = value_norm.denormalize(value)
+        one = torch.ones(1, *reward.shape)
+        adv, ret = compute_gae(reward[None], values[None], torch.zeros_like(one), one, one, 0.99, 0.95)
+        ppo_update(policy, optimizer, value_norm, Batch(obs, action, logprob, value, adv[0], ret[0]), cfg)
+    random_level = 0.5 * (1 / 3) + 0.5 * (1 / 2)  # uniform over valid actions
+    assert mean_reward(deterministic=True) > random_level + 0.35

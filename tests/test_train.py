@@ -1,0 +1,89 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fmat.config import validate
+from fmat.evaluate import NotApplicableError, evaluate
+from fmat.registry import ALGORITHMS
+from fmat.train import train
+
+SHORT = {"cologne3": {"begin": 25200, "end": 25400}, "grid-3x3": {"end": 200}}
+
+
+def config(tmp_path, algorithm, scenario, **train_opts):
+    return validate(
+        {
+            "algorithm": algorithm,
+            "scenario": scenario,
+            "seed": 0,
+            "output_dir": str(tmp_path),
+            "env": SHORT[scenario],
+            "train": {"episodes": 1, "num_envs": 1, "rollout_steps": 10, **train_opts},
+            "ppo": {"epochs": 2},
+            "evaluation": {"episodes": 1},
+        },
+        "test",
+    )
+
+
+@pytest.mark.parametrize("scenario", ["cologne3", "grid-3x3"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_algorithm_trains_and_evaluates(tmp_path, algorithm, scenario):
+    run_dir = train(config(tmp_path, algorithm, scenario), progress=False)
+    assert {p.name for p in run_dir.iterdir()} >= {"config.yaml", "metrics.csv", "checkpoint.pt", "eval.json", "tb"}
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    assert len(rows) == 1 and float(rows[0]["delay"]) > 0
+    result = json.loads((run_dir / "eval.json").read_text())
+    assert result["algorithm"] == algorithm and result["mean"]["delay"] > 0
+
+
+def read_rows(run_dir):
+    return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in csv.DictReader(open(run_dir / "metrics.csv"))]
+
+
+def test_resume_continues_without_lost_or_repeated_episodes(tmp_path):
+    straight = train(config(tmp_path / "a", "fmat", "cologne3", episodes=3, rollout_steps=7), progress=False)
+    first = train(config(tmp_path / "b", "fmat", "cologne3", episodes=1, rollout_steps=7), progress=False)
+    with pytest.raises(Exception, match="--resume"):
+        train(config(tmp_path / "b", "fmat", "cologne3", episodes=3, rollout_steps=7), progress=False)
+    resumed = train(config(tmp_path / "b", "fmat", "cologne3", episodes=3, rollout_steps=7), resume=True, progress=False)
+    assert first == resumed
+    assert [r["episode"] for r in read_rows(resumed)] == ["0", "1", "2"]
+    assert read_rows(resumed) == read_rows(straight)  # same seeds, same metrics, as if never stopped
+
+
+def test_parallel_envs_and_reward_sharing(tmp_path):
+    run_dir = train(config(tmp_path, "fmat", "grid-3x3", episodes=2, num_envs=2, reward_sharing="neighbours"), progress=False)
+    rows = read_rows(run_dir)
+    assert [r["episode"] for r in rows] == ["0", "1"]
+    assert rows[0]["delay"] != rows[1]["delay"]  # two workers, two SUMO seeds
+
+
+def test_transfer_and_not_applicable(tmp_path):
+    fm = train(config(tmp_path, "fmat", "grid-3x3"), progress=False)
+    result = evaluate(fm, scenario="grid-2x3")
+    assert result["scenario"] == "grid-2x3" and result["trained_on"] == "grid-3x3"
+    mappo = train(config(tmp_path, "mappo", "grid-3x3"), progress=False)
+    with pytest.raises(NotApplicableError, match="number of agents"):
+        evaluate(mappo, scenario="grid-2x3")
+
+
+def fmat_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fmat.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_bad_config_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("algorithm: fmat\nscenario: cologne3\ntrain:\n  episods: 3\n")
+    proc = fmat_cli("train", str(bad))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "train.episods" in proc.stderr and "episodes" in proc.stderr
+    proc = fmat_cli("train", str(tmp_path / "missing.yaml"))
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    proc = fmat_cli("train", str(bad), "--set", "algorithm=dqn")
+    assert proc.returncode == 2
+    proc = fmat_cli("evaluate", str(tmp_path))
+    assert proc.returncode == 2 and "not a run directory" in proc.stderr
