@@ -8,9 +8,7 @@ repeated episode; with fixed seeds a resumed run gives the same metrics as an un
 from __future__ import annotations
 
 import csv
-import math
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -230,7 +228,7 @@ def _rollout_and_update(policy, optimizer, value_norm, vec, obs, share, horizon,
                 break
         last_value = policy.get_value(to_tensors(obs))  # the final observation when the episode was truncated
 
-    T, n_agents = len(steps), steps[0]["action"].shape[-1]
+    T = len(steps)
     stack = {k: torch.stack([s[k] for s in steps]) for k in ("action", "logprob", "value", "reward")}
     values = value_norm.denormalize(stack["value"])
     next_values = torch.cat([values[1:], value_norm.denormalize(last_value)[None]])
