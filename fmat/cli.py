@@ -85,6 +85,35 @@ def _int_list(text: str, flag: str) -> list[int]:
     return values
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from fmat.bench import bench, summary
+
+    result = bench(args.config, args.set, launcher=args.launcher, workers=args.workers, address=args.address,
+                   progress=not args.quiet)
+    print(summary(result))
+    return 1 if result.failed else 0
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    from fmat import atomic
+    from fmat.report import collect, render
+
+    text = render(collect(args.run_roots), metric=args.metric, fmt=args.format,
+                  statistic="iqm" if args.iqm else "mean", source="best" if args.best_episode else "final")
+    if args.out:
+        atomic.write_text(args.out, text)
+        print(f"table written to {args.out}")
+    else:
+        print(text, end="")
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from fmat.plot import plot
+    from fmat.report import collect
+
+    print(f"figure written to {plot(collect(args.run_roots), args.out, metric=args.metric, x=args.x, log_y=args.log_y)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fmat", description="Multi-agent RL benchmarks for traffic signal control on SUMO.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +135,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=1, help="evaluation episodes (default 1)")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("bench", help="run an experiment file: algorithms x scenarios x seeds (resumable)")
+    p.add_argument("config", help="experiment YAML, e.g. experiments/smoke.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the file (repeatable)")
+    p.add_argument("--launcher", choices=["local", "ray"], default="local",
+                   help="local process pool (default) or Ray tasks (pip install 'fmat[ray]')")
+    p.add_argument("--workers", type=int, default=None, help="runs at a time (default: the machine's CPU count)")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("table", help="comparison table from run directories")
+    p.add_argument("run_roots", nargs="+", help="folders holding run directories (searched recursively)")
+    p.add_argument("--metric", default="delay", help="delay (default), travel_time, waiting_time, throughput, queue, teleports")
+    p.add_argument("--format", choices=["md", "csv", "latex"], default="md")
+    p.add_argument("--iqm", action="store_true", help="interquartile mean over seeds instead of the mean")
+    p.add_argument("--best-episode", action="store_true", help="best training episode instead of final-policy evaluation (RESCO's way)")
+    p.add_argument("--out", help="write to this file (atomically) instead of printing")
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("plot", help="learning curves from run directories")
+    p.add_argument("run_roots", nargs="+", help="folders holding run directories (searched recursively)")
+    p.add_argument("--metric", default="delay")
+    p.add_argument("--x", choices=["episodes", "steps", "seconds"], default="episodes")
+    p.add_argument("--log-y", action="store_true", help="logarithmic y axis")
+    p.add_argument("--out", required=True, help="figure file: .png, .pdf or .svg")
+    p.set_defaults(func=cmd_plot)
+
     perf = sub.add_parser("perf", help="speed benchmarks").add_subparsers(dest="what", required=True)
     p = perf.add_parser("env", help="time one episode: raw SUMO vs fmat (control=fixed) vs sumo-rl")
     p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")
@@ -126,14 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except FmatError as exc:
         print(f"fmat: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fmat: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ class EnvConfig(Strict):
 
 class TrainConfig(Strict):
     episodes: int = Field(10, ge=1, description="training episodes, counted over all parallel environments")
+    env_steps: int | None = Field(None, ge=1, description="budget in environment steps (decisions x envs); when set it replaces episodes, rounded up to whole episodes")
     num_envs: int = Field(1, ge=1, description="environments simulated in parallel worker processes")
     rollout_steps: int = Field(120, ge=1, description="decisions per PPO update (an episode is split into chunks)")
     reward_sharing: Literal["none", "neighbours", "global"] = "none"
@@ -152,14 +153,19 @@ def _section(loc) -> type[BaseModel]:
     return model
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
-    path = Path(path)
+def read_yaml(path: Path, what: str, overrides: list[str] = ()) -> dict:
+    """A YAML mapping with --set overrides applied; one-line ConfigErrors for a missing or bad file."""
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        raise ConfigError(f"{what} {path} does not exist")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys, e.g. algorithm: fmat")
-    return validate(apply_overrides(data, list(overrides), str(path)), str(path))
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    return apply_overrides(data, list(overrides), str(path))
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
+    path = Path(path)
+    return validate(read_yaml(path, "config file", overrides), str(path))

@@ -20,6 +20,12 @@ from fmat.rollout import add_batch_dim
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
 
 
+def eval_seed(run_seed: int, episode: int) -> int:
+    """SUMO seed of evaluation episode k of a run: differs across run seeds, so a deterministic
+    controller's spread over seeds reflects traffic randomness rather than being zero."""
+    return EVAL_SEED_BASE + 1000 * run_seed + episode
+
+
 class NotApplicableError(FmatError):
     """The policy cannot run on that scenario (e.g. its weights depend on the number of agents)."""
 
@@ -64,8 +70,8 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
     results = []
     try:
         for k in range(episodes):
-            obs, _ = env.reset_arrays(EVAL_SEED_BASE + k)
-            controller = None if choose else controller_cls(env, seed=EVAL_SEED_BASE + k)
+            obs, _ = env.reset_arrays(eval_seed(cfg.seed, k))
+            controller = None if choose else controller_cls(env, seed=eval_seed(cfg.seed, k))
             done = False
             while not done:
                 actions = choose(obs) if choose else controller.act(env.traffic_state, obs["action_mask"])

@@ -2,12 +2,15 @@
 
 The run directory holds the resolved config.yaml, a tensorboard log (tb/), metrics.csv (one row
 per training episode), checkpoint.pt (written atomically after every episode) and, at the end,
-eval.json from greedy evaluation. `resume=True` continues from the checkpoint with no lost or
+eval.json from greedy evaluation and done.json (the budget reached and the compute used). `resume=True` continues from the checkpoint with no lost or
 repeated episode; with fixed seeds a resumed run gives the same metrics as an uninterrupted one.
 """
 from __future__ import annotations
 
 import csv
+import fcntl
+import math
+import os
 import time
 from pathlib import Path
 
@@ -17,13 +20,24 @@ import yaml
 
 from fmat import atomic
 from fmat.config import RunConfig, load_config
-from fmat.envs import make_env, make_vector_env
+from fmat.envs import get_scenario, make_env, make_vector_env
 from fmat.envs.errors import FmatError
 from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
 from fmat.registry import CONTROLLERS, build_policy
 from fmat.rollout import sharing_matrix, to_tensors
 
 COLUMNS = ["episode", "env_steps", "wall_seconds", "return", "delay", "travel_time", "waiting_time", "throughput", "queue", "teleports"]
+
+
+def episode_budget(cfg: RunConfig, decisions_per_episode: int) -> int:
+    """Training episodes: train.episodes, or train.env_steps rounded up to whole episodes."""
+    if cfg.train.env_steps is None:
+        return cfg.train.episodes
+    return math.ceil(cfg.train.env_steps / decisions_per_episode)
+
+
+def decisions_per_episode(scenario) -> int:
+    return math.ceil((scenario.end - scenario.begin) / scenario.delta)
 
 
 def episode_seeds(seed: int, episode: int, count: int) -> list[int]:
@@ -61,14 +75,14 @@ class RunLog:
 class Progress:
     """A rich progress bar over episodes showing the latest delay."""
 
-    def __init__(self, cfg: RunConfig, start: int, enabled: bool):
+    def __init__(self, cfg: RunConfig, start: int, total: int, enabled: bool):
         self.enabled = enabled
         if enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                            TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
-            self.task = self.bar.add_task(f"{cfg.run_name}", total=cfg.train.episodes, completed=start, status="")
+            self.task = self.bar.add_task(f"{cfg.run_name}", total=total, completed=start, status="")
 
     def __enter__(self):
         if self.enabled:
@@ -93,24 +107,55 @@ def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None]:
     if resume and ckpt_path.exists():
         saved = load_config(run_dir / "config.yaml")
         mine, theirs = cfg.model_dump(), saved.model_dump()
-        mine["train"].pop("episodes"), theirs["train"].pop("episodes")
+        for budget_key in ("episodes", "env_steps"):
+            mine["train"].pop(budget_key), theirs["train"].pop(budget_key)
         if mine != theirs:
-            raise FmatError(f"{run_dir}/config.yaml differs from this config in more than train.episodes; "
+            raise FmatError(f"{run_dir}/config.yaml differs from this config in more than the training budget; "
                             "resume with the same settings or choose another output_dir")
         state = torch.load(ckpt_path, weights_only=False)
     atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     return run_dir, state
 
 
+class RunLock:
+    """An exclusive lock on a run directory, so two processes never write the same run."""
+
+    def __init__(self, run_dir: Path):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(run_dir / ".lock", os.O_CREAT | os.O_RDWR)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise RunBusyError(f"{run_dir} is being trained by another process; wait for it or choose another output_dir") from None
+
+    def release(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+class RunBusyError(FmatError):
+    """Another process holds the run directory."""
+
+
 def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train (or, for a classical controller, run) and evaluate; returns the run directory."""
+    lock = RunLock(cfg.run_dir)
+    try:
+        return _train_locked(cfg, resume, progress)
+    finally:
+        lock.release()
+
+
+def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     run_dir, state = prepare_run_dir(cfg, resume)
     start = state["episode"] if state else 0
+    budget = episode_budget(cfg, decisions_per_episode(_scenario(cfg)))
     log = RunLog(run_dir, keep_episodes=start)
     try:
-        with Progress(cfg, start, progress) as bar:
+        with Progress(cfg, start, budget, progress) as bar:
             runner = _run_controller if cfg.algorithm in CONTROLLERS else _train_learner
-            runner(cfg, run_dir, state, log, bar)
+            runner(cfg, budget, run_dir, state, log, bar)
     finally:
         log.close()
     if cfg.evaluation.episodes:
@@ -118,7 +163,26 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
 
         result = evaluate(run_dir, episodes=cfg.evaluation.episodes)
         atomic.write_text(run_dir / "eval.json", _json(result))
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    atomic.write_text(run_dir / "done.json", _json({"episodes": ckpt["episode"], "env_steps": ckpt["env_steps"],
+                                                     "wall_seconds": ckpt["wall_seconds"]}))
     return run_dir
+
+
+def is_done(cfg: RunConfig) -> bool:
+    """Whether the run directory holds a finished run of this config's full budget."""
+    import json
+
+    marker = cfg.run_dir / "done.json"
+    if not marker.is_file():
+        return False
+    return json.loads(marker.read_text())["episodes"] >= episode_budget(cfg, decisions_per_episode(_scenario(cfg)))
+
+
+def _scenario(cfg: RunConfig):
+    opts = cfg.env.options(cfg.scenario)
+    grid = {k: opts[k] for k in ("demand", "lanes", "route_seed") if k in opts}
+    return get_scenario(cfg.scenario, **grid).with_options(**{k: opts.get(k) for k in ("begin", "end", "delta")})
 
 
 def _json(obj) -> str:
@@ -132,13 +196,13 @@ def _row(episode, env_steps, wall, ret, metrics) -> dict:
             **{k: float(metrics[k]) for k in COLUMNS[4:]}}
 
 
-def _run_controller(cfg: RunConfig, run_dir: Path, state, log: RunLog, bar: Progress) -> None:
+def _run_controller(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunLog, bar: Progress) -> None:
     controller_cls = CONTROLLERS[cfg.algorithm]
     env = make_env(cfg.scenario, seed=cfg.seed, **cfg.env.options(cfg.scenario), **controller_cls.env_options)
     episode = state["episode"] if state else 0
     env_steps, wall = (state["env_steps"], state["wall_seconds"]) if state else (0, 0.0)
     try:
-        while episode < cfg.train.episodes:
+        while episode < budget:
             start = time.perf_counter()
             seed = episode_seeds(cfg.seed, episode, 1)[0]
             controller = controller_cls(env, seed=seed)
@@ -157,7 +221,7 @@ def _run_controller(cfg: RunConfig, run_dir: Path, state, log: RunLog, bar: Prog
         env.close()
 
 
-def _train_learner(cfg: RunConfig, run_dir: Path, state, log: RunLog, bar: Progress) -> None:
+def _train_learner(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunLog, bar: Progress) -> None:
     torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.seed)
     n_envs = cfg.train.num_envs
@@ -179,7 +243,7 @@ def _train_learner(cfg: RunConfig, run_dir: Path, state, log: RunLog, bar: Progr
         share = sharing_matrix(vec.graph, cfg.train.reward_sharing)
         layout = {"obs_dim": vec.obs_dim, "max_phases": vec.max_phases, "max_lanes": vec.max_lanes}
 
-        while episode < cfg.train.episodes:
+        while episode < budget:
             start = time.perf_counter()
             obs, _ = vec.reset(seed=episode_seeds(cfg.seed, episode, n_envs))
             returns = np.zeros(n_envs)
@@ -194,16 +258,16 @@ def _train_learner(cfg: RunConfig, run_dir: Path, state, log: RunLog, bar: Progr
                 updates += 1
             wall += time.perf_counter() - start
             metrics = info["episode"]
-            for i in range(min(n_envs, cfg.train.episodes - episode)):
+            for i in range(min(n_envs, budget - episode)):
                 log.episode(_row(episode + i, env_steps, wall, returns[i], {k: metrics[k][i] for k in COLUMNS[4:]}))
             episode += n_envs
             atomic.torch_save(
-                {"episode": min(episode, cfg.train.episodes), "env_steps": env_steps, "wall_seconds": wall, "updates": updates,
+                {"episode": min(episode, budget), "env_steps": env_steps, "wall_seconds": wall, "updates": updates,
                  "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "value_norm": value_norm.state_dict(),
                  "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "layout": layout},
                 run_dir / "checkpoint.pt",
             )
-            bar.update(min(episode, cfg.train.episodes), float(np.mean(metrics["delay"])))
+            bar.update(min(episode, budget), float(np.mean(metrics["delay"])))
     finally:
         vec.close()
 

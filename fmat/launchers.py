@@ -1,0 +1,82 @@
+"""Where sweep runs execute: a local process pool (default) or Ray tasks.
+
+Every run is the same command, `fmat train RUN_CONFIG --resume --quiet`, in its own process
+(libsumo allows one simulation per process), with its output in the run's train.log. A launcher
+only decides where that command runs.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Callable
+
+from fmat.envs.errors import FmatError
+
+BUSY_MARK = "being trained by another process"
+
+
+def run_command(config_path: str) -> tuple[str, str]:
+    """Train one run; returns (status, message) with status done, busy or failed."""
+    config_path = Path(config_path)
+    log_path = config_path.parent / "train.log"
+    with open(log_path, "a") as log:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fmat.cli", "train", str(config_path), "--resume", "--quiet"],
+            stdout=log, stderr=subprocess.PIPE, text=True,
+        )
+        log.write(proc.stderr)
+    if proc.returncode == 0:
+        return "done", ""
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    message = lines[-1] if lines else f"exit code {proc.returncode}"
+    return ("busy" if BUSY_MARK in message else "failed"), message
+
+
+Event = Callable[[str, str, str], None]  # (run name, status, message); status started|done|busy|failed
+
+
+def run_local(tasks: dict[str, str], workers: int, on_event: Event) -> None:
+    """tasks: run name -> config path. At most `workers` runs at a time on this machine."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = {}
+        queue = list(tasks.items())
+        while queue or pending:
+            while queue and len(pending) < workers:
+                name, path = queue.pop(0)
+                on_event(name, "started", "")
+                pending[pool.submit(run_command, path)] = name
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                on_event(pending.pop(future), *future.result())
+
+
+def run_ray(tasks: dict[str, str], workers: int, on_event: Event, address: str | None = None) -> None:
+    """The same runs as Ray tasks: on the cluster at `address`, or on a local Ray started here.
+
+    On a cluster every node needs fmat installed and the output directory on a shared filesystem.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise FmatError("the ray launcher needs Ray: pip install 'fmat[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1)(run_command)
+        pending = {}
+        for name, path in tasks.items():
+            on_event(name, "started", "")
+            pending[remote.remote(path)] = name
+        while pending:
+            finished, _ = ray.wait(list(pending), num_returns=1)
+            for ref in finished:
+                on_event(pending.pop(ref), *ray.get(ref))
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,103 @@
+"""`fmat plot`: learning curves from run directories alone.
+
+One subplot per scenario, one line per algorithm: the mean over seeds with a shaded 95% bootstrap
+band; classical controllers, which do not learn, are a dashed level. Colours are fixed per
+algorithm, so every figure uses the same ones.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from fmat.envs.errors import FmatError
+from fmat.registry import ALGORITHMS, CONTROLLERS
+from fmat.report import LOWER_IS_BETTER, UNITS, Run, _order
+from fmat.envs.scenarios import builtin_names
+from fmat.stats import bootstrap_band
+
+COLOURS = dict(zip(ALGORITHMS, ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#7f7f7f", "#8c564b", "#e377c2", "#bcbd22"]))
+LABELS = {"fmat": "f-MAT", "mat": "MAT", "mappo": "MAPPO", "ippo": "IPPO", "max_pressure": "max-pressure",
+          "fixed_time": "fixed-time", "greedy": "greedy", "sotl": "SOTL", "random": "random"}
+X_AXES = {"episodes": ("episode", "training episode"), "steps": ("env_steps", "environment steps (decisions)"),
+          "seconds": ("wall_seconds", "wall-clock time (s)")}
+
+
+def _curves(runs: list[Run], metric: str, x: str):
+    """Per run: (x values, metric values)."""
+    column = X_AXES[x][0]
+    out = []
+    for run in runs:
+        rows = run.curve()
+        if rows:
+            xs = np.array([r[column] + (1 if column == "episode" else 0) for r in rows])
+            out.append((xs, np.array([r[metric] for r in rows])))
+    return out
+
+
+def _on_grid(curves):
+    """Resample curves onto a common x grid (within each run's own range; NaN beyond it)."""
+    xs = np.unique(np.concatenate([c[0] for c in curves]))
+    if len(xs) > 200:
+        xs = np.linspace(xs.min(), xs.max(), 200)
+    ys = np.full((len(curves), len(xs)), np.nan)
+    for i, (cx, cy) in enumerate(curves):
+        inside = (xs >= cx.min()) & (xs <= cx.max())
+        ys[i, inside] = np.interp(xs[inside], cx, cy)
+    return xs, ys
+
+
+def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", log_y: bool = False) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if metric not in LOWER_IS_BETTER:
+        raise FmatError(f"unknown metric {metric!r}; choose one of {', '.join(LOWER_IS_BETTER)}")
+    if x not in X_AXES:
+        raise FmatError(f"unknown x axis {x!r}; choose one of {', '.join(X_AXES)}")
+    out = Path(out)
+    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise FmatError(f"--out {out}: the figure must end in .png, .pdf or .svg")
+    scenarios = _order({r.scenario for r in runs}, builtin_names())
+    cols = min(4, len(scenarios))
+    rows = math.ceil(len(scenarios) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(5.0, 4.2 * cols), 3.4 * rows), squeeze=False)
+    unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
+    for ax, scenario in zip(axes.flat, scenarios):
+        for algorithm in _order({r.algorithm for r in runs if r.scenario == scenario}, ALGORITHMS):
+            curves = _curves([r for r in runs if r.scenario == scenario and r.algorithm == algorithm], metric, x)
+            if not curves:
+                continue
+            colour, label = COLOURS.get(algorithm), f"{LABELS.get(algorithm, algorithm)} (n={len(curves)})"
+            if algorithm in CONTROLLERS and x == "episodes":
+                # controllers do not learn: a dashed level (mean of each seed's episodes) with its band
+                per_seed = np.array([[np.nanmean(c[1])] for c in curves])
+                level, low, high = bootstrap_band(per_seed)
+                ax.axhline(level[0], color=colour, ls="--", lw=1.2, label=label)
+                ax.axhspan(low[0], high[0], color=colour, alpha=0.12, lw=0)
+                continue
+            xs, ys = _on_grid(curves)
+            mean, low, high = bootstrap_band(ys)
+            ax.plot(xs, mean, color=colour, label=label, lw=1.6,
+                    marker="o" if len(xs) < 15 else None, ms=3)
+            ax.fill_between(xs, low, high, color=colour, alpha=0.2, lw=0)
+        ax.set_title(scenario)
+        ax.set_xlabel(X_AXES[x][1])
+        ax.set_ylabel(f"{metric.replace('_', ' ')}{unit}")
+        if log_y:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False)
+    for ax in list(axes.flat)[len(scenarios):]:
+        ax.axis("off")
+    fig.suptitle("mean over seeds, shaded: 95% bootstrap band", fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    fig.savefig(tmp, dpi=150)
+    plt.close(fig)
+    tmp.replace(out)
+    return out

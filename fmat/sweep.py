@@ -1,0 +1,102 @@
+"""Experiment files: one YAML describing algorithms x scenarios x seeds, expanded into run configs.
+
+The sweep keys are `algorithms`, `scenarios` and `seeds`; every other key is a run-config key
+(`env`, `train`, `ppo`, `evaluation`, `output_dir`), shared by all runs. An algorithm entry is a
+name, or a one-key mapping from the name to overrides for that algorithm's runs:
+
+    algorithms: [fmat, {mat: {ppo: {clip: 0.1}}}, max_pressure]
+
+Everything is validated before anything runs.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from fmat.config import RunConfig, read_yaml, validate
+from fmat.envs.scenarios import GRID_PATTERN, builtin_names
+from fmat.registry import ALGORITHMS, ConfigError
+
+SWEEP_KEYS = ("algorithms", "scenarios", "seeds")
+SHARED_KEYS = ("output_dir", "env", "train", "ppo", "evaluation")
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _algorithm_entries(value, source: str) -> list[tuple[str, dict]]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{source}: algorithms: expected a non-empty list, e.g. [fmat, mat, max_pressure]")
+    entries = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            name, overrides = item, {}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, overrides = next(iter(item.items()))
+            overrides = overrides or {}
+            if not isinstance(overrides, dict):
+                raise ConfigError(f"{source}: algorithms[{i}].{name}: overrides must be a mapping of run-config keys")
+        else:
+            raise ConfigError(f"{source}: algorithms[{i}]: expected a name or {{name: overrides}}")
+        if name not in ALGORITHMS:
+            raise ConfigError(f"{source}: algorithms[{i}]: unknown algorithm {name!r}; allowed: {', '.join(ALGORITHMS)}")
+        entries.append((name, overrides))
+    return entries
+
+
+def _scenarios(value, source: str) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{source}: scenarios: expected a non-empty list of scenario names")
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or (name not in builtin_names() and not GRID_PATTERN.match(name)):
+            raise ConfigError(
+                f"{source}: scenarios[{i}]: unknown scenario {name!r}; allowed: {', '.join(builtin_names())} or grid-RxC"
+            )
+    return list(value)
+
+
+def _seeds(value, source: str) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return list(range(value))
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        return list(value)
+    raise ConfigError(f"{source}: seeds: expected a list of integers (e.g. [0, 1, 2]) or a count (e.g. 3)")
+
+
+def expand(data: dict, source: str) -> list[RunConfig]:
+    """All run configs of a sweep, validated."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping with algorithms, scenarios and seeds")
+    for key in data:
+        if key not in SWEEP_KEYS + SHARED_KEYS:
+            raise ConfigError(f"{source}: {key}: unknown key; allowed: {', '.join(SWEEP_KEYS + SHARED_KEYS)}")
+    for key in SWEEP_KEYS:
+        if key not in data:
+            raise ConfigError(f"{source}: {key}: missing; a sweep names {', '.join(SWEEP_KEYS)}")
+    entries = _algorithm_entries(data["algorithms"], source)
+    scenarios = _scenarios(data["scenarios"], source)
+    seeds = _seeds(data["seeds"], source)
+    base = {k: data[k] for k in SHARED_KEYS if k in data}
+    runs = []
+    for name, overrides in entries:
+        for scenario in scenarios:
+            for seed in seeds:
+                run = _merge(_merge(base, overrides), {"algorithm": name, "scenario": scenario, "seed": seed})
+                runs.append(validate(run, f"{source} [{name} on {scenario}, seed {seed}]"))
+    names = [r.run_name for r in runs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{source}: algorithms/scenarios/seeds repeat a run: {duplicates[0]}")
+    return runs
+
+
+def load_sweep(path: str | Path, overrides: list[str] = ()) -> list[RunConfig]:
+    path = Path(path)
+    return expand(read_yaml(path, "experiment file", overrides), str(path))

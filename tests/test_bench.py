@@ -1,0 +1,155 @@
+import csv
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fmat.bench import bench
+from fmat.registry import ConfigError
+from fmat.report import collect, render
+from fmat.stats import bootstrap_ci, iqm
+
+SWEEP = {
+    "algorithms": ["fmat", "max_pressure"],
+    "scenarios": ["cologne3"],
+    "seeds": [0, 1],
+    "env": {"begin": 25200, "end": 25300},
+    "train": {"episodes": 1, "rollout_steps": 5},
+    "ppo": {"epochs": 1},
+    "evaluation": {"episodes": 1},
+}
+
+
+def write_sweep(tmp_path, name="sweep.yaml", **changes):
+    data = {**SWEEP, "output_dir": str(tmp_path / "runs"), **changes}
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def rows(run_dir):
+    return list(csv.DictReader(open(run_dir / "metrics.csv")))
+
+
+@pytest.mark.parametrize("launcher", ["local", "ray"])
+def test_sweep_end_to_end_then_rerun_does_nothing(tmp_path, launcher):
+    path = write_sweep(tmp_path)
+    result = bench(str(path), launcher=launcher, workers=2, progress=False)
+    assert (len(result.done), len(result.failed), result.total) == (4, 0, 4), result.failed
+    for run in collect([str(tmp_path / "runs")]):
+        assert len(rows(run.path)) == 1 and (run.path / "eval.json").is_file()
+    again = bench(str(path), launcher=launcher, workers=2, progress=False)
+    assert len(again.skipped) == 4 and not again.done
+
+    table = render(collect([str(tmp_path / "runs")]))
+    assert "| fmat |" in table and "| max_pressure |" in table and "(2)" in table and "**" in table
+    from fmat.plot import plot
+
+    png = plot(collect([str(tmp_path / "runs")]), str(tmp_path / "curves.png"))
+    assert png.stat().st_size > 10_000
+
+
+def test_failed_run_is_reported_and_others_go_on(tmp_path):
+    path = write_sweep(tmp_path, algorithms=[{"fmat": {"env": {"pad_phases": 1}}}, "max_pressure"])
+    proc = subprocess.run([sys.executable, "-m", "fmat.cli", "bench", str(path), "--quiet", "--workers", "2"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "2 trained now" in proc.stdout and "2 failed" in proc.stdout
+    assert "cologne3__fmat__s0: fmat: error:" in proc.stdout and "padding" in proc.stdout
+
+
+def test_killed_sweep_rerun_completes(tmp_path):
+    path = write_sweep(tmp_path, seeds=[0, 1, 2], algorithms=["max_pressure"], train={"episodes": 2})
+    proc = subprocess.Popen([sys.executable, "-m", "fmat.cli", "bench", str(path), "--quiet", "--workers", "1"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = tmp_path / "runs"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(runs.glob("*/done.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list(runs.glob("*/done.json")))
+    assert 1 <= finished < 3
+    result = bench(str(path), workers=1, progress=False)
+    assert len(result.skipped) == finished and len(result.done) == 3 - finished and not result.failed
+    for run_dir in runs.iterdir():
+        assert [r["episode"] for r in rows(run_dir)] == ["0", "1"]  # nothing lost or repeated
+
+
+def test_two_sweeps_on_one_directory(tmp_path):
+    path = write_sweep(tmp_path, algorithms=["max_pressure", "greedy"])
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(bench(str(path), workers=1, progress=False))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not any(r.failed for r in results)
+    for run_dir in (tmp_path / "runs").iterdir():
+        assert (run_dir / "done.json").is_file()
+        assert [r["episode"] for r in rows(run_dir)] == ["0"]
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"algorithms": ["fmat", "dqn"]}, "algorithms[1]: unknown algorithm 'dqn'"),
+        ({"scenarios": ["cologne3", "colgne8"]}, "scenarios[1]: unknown scenario 'colgne8'"),
+        ({"trian": {"episodes": 1}}, "trian: unknown key"),
+        ({"train": {"episodes": "many"}}, "train.episodes"),
+        ({"seeds": "all"}, "seeds"),
+        ({"algorithms": [{"mat": {"model": {"width": 3}}}]}, "model.width: unknown key for mat"),
+    ],
+)
+def test_bad_sweep_fails_before_any_run(tmp_path, change, message):
+    path = write_sweep(tmp_path, **change)
+    with pytest.raises(ConfigError) as err:
+        bench(str(path), progress=False)
+    assert message in str(err.value) and str(path) in str(err.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def fake_run(root: Path, algorithm, scenario, seed, delay):
+    run = root / f"{scenario}__{algorithm}__s{seed}"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"algorithm": algorithm, "scenario": scenario, "seed": seed}))
+    (run / "metrics.csv").write_text("episode,env_steps,wall_seconds,return,delay\n0,1,1,0,%s\n" % (delay + 5))
+    (run / "eval.json").write_text('{"mean": {"delay": %s}}' % delay)
+
+
+def test_table_numbers_by_hand(tmp_path):
+    fake_run(tmp_path, "fmat", "grid4x4", 0, 10.0)
+    fake_run(tmp_path, "fmat", "grid4x4", 1, 20.0)
+    fake_run(tmp_path, "mat", "grid4x4", 0, 30.0)
+    fake_run(tmp_path, "fmat", "cologne1", 0, 50.0)
+    fake_run(tmp_path, "mat", "cologne1", 0, 40.0)
+    fake_run(tmp_path, "greedy", "cologne1", 0, 45.0)
+    table = render(collect([str(tmp_path)]))
+    lines = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:5]}
+    # mean of 10 and 20 is 15; bootstrap means of 2 values are 10, 15 or 20 with P = 1/4, 1/2, 1/4,
+    # so the 2.5% and 97.5% quantiles are exactly 10 and 20
+    assert lines["fmat"][0] == "**15.0 [10.0, 20.0] (2)**"
+    assert lines["mat"][0] == "30.0 [30.0, 30.0] (1)"
+    assert lines["greedy"][0] == "missing"
+    assert lines["mat"][1] == "**40.0 [40.0, 40.0] (1)**"
+    # ranks: grid4x4 fmat 1, mat 2; cologne1 mat 1, greedy 2, fmat 3
+    assert lines["fmat"][2] == "2.00" and lines["mat"][2] == "1.50" and lines["greedy"][2] == "2.00"
+    assert "final-policy evaluation" in table
+    best = render(collect([str(tmp_path)]), source="best")
+    assert "20.0 [15.0, 25.0] (2)" in best and "best training episode" in best
+    csv_text = render(collect([str(tmp_path)]), fmt="csv")
+    assert "fmat,grid4x4,delay,final,mean,15.0000,10.0000,20.0000,2" in csv_text
+    assert "greedy,grid4x4,delay,final,mean,missing" in csv_text
+
+
+def test_iqm_and_bootstrap_by_hand():
+    assert iqm([1, 2, 3, 4]) == pytest.approx(2.5)
+    assert iqm([4, 1, 100, 2, 3, 3, 2, 0]) == pytest.approx(2.5)  # middle four of 0 1 2 2 3 3 4 100
+    assert bootstrap_ci([7.0]) == (7.0, 7.0)
+    assert bootstrap_ci([1.0, 2.0, 3.0]) == (1.0, 3.0)  # P(mean=1) = 1/27 > 2.5%, P(mean=3) = 1/27
