@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from fmat import atomic
+from fmat.envs.errors import FmatError
 from fmat.launchers import run_local, run_ray
 from fmat.sweep import load_sweep
 from fmat.train import is_done
@@ -32,8 +33,17 @@ def default_workers() -> int:
 
 
 def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers: int | None = None,
-          address: str | None = None, progress: bool = True) -> SweepResult:
+          address: str | None = None, progress: bool = True, algorithms: list[str] | None = None,
+          scenarios: list[str] | None = None) -> SweepResult:
+    """Run the sweep; `algorithms`/`scenarios` restrict it to a subset of the file's runs."""
     runs = load_sweep(path, overrides)  # everything validated before any run starts
+    for key, wanted in (("algorithm", algorithms), ("scenario", scenarios)):
+        if wanted:
+            present = {getattr(r, key) for r in runs}
+            unknown = sorted(set(wanted) - present)
+            if unknown:
+                raise FmatError(f"--{key}s {unknown[0]}: not in {path}; it has {', '.join(sorted(present))}")
+            runs = [r for r in runs if getattr(r, key) in wanted]
     workers = workers or default_workers()
     result = SweepResult(total=len(runs))
     todo: dict[str, str] = {}

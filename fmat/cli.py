@@ -88,8 +88,9 @@ def _int_list(text: str, flag: str) -> list[int]:
 def cmd_bench(args: argparse.Namespace) -> int:
     from fmat.bench import bench, summary
 
+    subset = {k: [x for x in v.split(",") if x] if v else None for k, v in (("algorithms", args.algorithms), ("scenarios", args.scenarios))}
     result = bench(args.config, args.set, launcher=args.launcher, workers=args.workers, address=args.address,
-                   progress=not args.quiet)
+                   progress=not args.quiet, **subset)
     print(summary(result))
     return 1 if result.failed else 0
 
@@ -142,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local process pool (default) or Ray tasks (pip install 'fmat[ray]')")
     p.add_argument("--workers", type=int, default=None, help="runs at a time (default: the machine's CPU count)")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--algorithms", help="only these algorithms of the file, comma-separated")
+    p.add_argument("--scenarios", help="only these scenarios of the file, comma-separated")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_bench)
 
