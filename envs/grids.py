@@ -1,13 +1,12 @@
 """Synthetic grid scenarios, generated with SUMO's netgenerate and randomTrips and cached."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from .errors import InvalidOptionError
 from .paths import fmat_home, publish_dir
 from .scenarios import Scenario
-from .sumo import binary, run_tool, tool
+from .generators import grid_net, random_trips
 
 DEFAULT_DEMAND_PER_ENTRY = 100.0  # veh/h entering at each fringe road (RESCO's grid4x4 has ~92)
 
@@ -60,24 +59,5 @@ def grid_scenario(
 
 
 def _generate(folder: Path, rows, cols, demand, lanes, length, seed, end) -> None:
-    net = folder / "grid.net.xml"
-    run_tool(
-        [
-            binary("netgenerate"), "--grid",
-            f"--grid.x-number={cols}", f"--grid.y-number={rows}",
-            f"--grid.length={length}", f"--grid.attach-length={length}",
-            f"--default.lanenumber={lanes}", "--default-junction-type=traffic_light",
-            "--tls.default-type=static", "--no-turnarounds=true", "--no-warnings=true",
-            f"--output-file={net}",
-        ],
-        "netgenerate",
-    )
-    run_tool(
-        [
-            sys.executable, tool("randomTrips.py"), "-n", str(net),
-            "-o", str(folder / "grid.trips.xml"), "-r", str(folder / "grid.rou.xml"),
-            "-b", "0", "-e", f"{end:g}", "--insertion-rate", f"{demand:g}",
-            "--fringe-factor", "max", "--seed", str(seed), "--validate",
-        ],
-        "randomTrips",
-    )
+    net = grid_net(folder / "grid.net.xml", rows, cols, lanes, length)
+    random_trips(net, folder / "grid.rou.xml", demand, seed, end)

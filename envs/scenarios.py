@@ -87,6 +87,13 @@ def builtin_names() -> list[str]:
     return list(_RESCO)
 
 
+def is_known(name: str) -> bool:
+    """A built-in, a grid-RxC, or a scenario added with `fmat scenario add` (checked without building it)."""
+    from .user_scenarios import registry_dir
+
+    return name in _RESCO or bool(GRID_PATTERN.match(name)) or (registry_dir() / name / "scenario.yaml").is_file()
+
+
 def get_scenario(name: str, **grid_options) -> Scenario:
     """Resolve a scenario name. `grid_options` (demand, lanes, length, route_seed) apply to grid-RxC.
 
@@ -105,7 +112,14 @@ def get_scenario(name: str, **grid_options) -> Scenario:
         from .grids import grid_scenario
 
         return grid_scenario(name, rows=int(match.group(1)), cols=int(match.group(2)), **grid_options)
-    known = builtin_names() + ["grid-4x4", "grid-10x10"]
+    from .user_scenarios import load_user, user_names
+
+    added = load_user(name)
+    if added is not None:
+        if grid_options:
+            raise InvalidOptionError(f"options {sorted(grid_options)} only apply to synthetic grid-RxC scenarios, not {name}")
+        return added
+    known = builtin_names() + user_names() + ["grid-4x4", "grid-10x10"]
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise UnknownScenarioError(

@@ -5,6 +5,7 @@ User errors (bad names, files, options) print one line on stderr and exit with c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from fmat.envs.errors import FmatError
@@ -18,6 +19,40 @@ def cmd_scenarios(args: argparse.Namespace) -> None:
         sc = resco_scenario(name)
         print(f"{name:<14}{sc.signals:>8}  {sc.source} (window {sc.begin:g}-{sc.end:g} s, delta {sc.delta:g} s, yellow {sc.yellow:g} s)")
     print(f"{'grid-RxC':<14}{'R*C':>8}  synthetic, generated on first use with netgenerate + randomTrips (e.g. grid-10x10)")
+    from fmat.envs.user_scenarios import load_user, user_names
+
+    for name in user_names():
+        sc = load_user(name)
+        print(f"{name:<14}{sc.signals:>8}  {sc.source} (window {sc.begin:g}-{sc.end:g} s, delta {sc.delta:g} s, yellow {sc.yellow:g} s)")
+
+
+def cmd_scenario(args: argparse.Namespace) -> None:
+    from fmat.envs import user_scenarios as user
+
+    if args.action == "add":
+        sc = user.add_scenario(args.name, net=args.net, routes=args.routes, sumocfg=args.sumocfg, osm=args.osm,
+                               begin=args.begin, end=args.end, delta=args.delta, yellow=args.yellow,
+                               demand=args.demand, seed=args.seed)
+    elif args.action in ("grid", "arterial", "random"):
+        sc = user.generate_scenario(args.name, args.action, demand=args.demand, seed=args.seed, lanes=args.lanes,
+                                    rows=getattr(args, "rows", 0), cols=getattr(args, "cols", 0),
+                                    signals=getattr(args, "signals", 0), iterations=getattr(args, "iterations", 60))
+    elif args.action == "remove":
+        user.remove_scenario(args.name)
+        print(f"removed {args.name}")
+        return
+    else:  # show
+        from fmat.scenario_show import draw, report
+
+        text, warnings = report(args.name)
+        print(text)
+        for warning in warnings:
+            print(f"warning: {warning}")
+        if args.out:
+            info = draw(args.name, args.out, factors=args.factors)
+            print(f"figure written to {args.out} ({info['nodes']} signals, {info['links']} neighbour links)")
+        return
+    print(f"registered {sc.name}: {sc.signals} signals, window {sc.begin:g}-{sc.end:g} s, in {user.registry_dir() / sc.name}")
 
 
 def cmd_perf_env(args: argparse.Namespace) -> None:
@@ -122,6 +157,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scenarios", help="list the available scenarios (name, signals, source)")
     p.set_defaults(func=cmd_scenarios)
 
+    scen = sub.add_parser("scenario", help="add, generate, show or remove your own networks").add_subparsers(dest="action", required=True)
+    p = scen.add_parser("add", help="register a network: --net + --routes, --sumocfg, or --osm")
+    p.add_argument("name")
+    p.add_argument("--net", help="SUMO .net.xml")
+    p.add_argument("--routes", nargs="+", default=[], help="SUMO .rou.xml file(s); without them demand is generated")
+    p.add_argument("--sumocfg", help="a .sumocfg naming the net, routes and window")
+    p.add_argument("--osm", help="an OpenStreetMap extract, converted offline with netconvert")
+    p.add_argument("--begin", type=float, help="window start in s (default: the sumocfg's, else 0)")
+    p.add_argument("--end", type=float, help="window end in s (default: the sumocfg's, else begin + 3600)")
+    p.add_argument("--delta", type=float, default=10.0, help="seconds between decisions (default 10)")
+    p.add_argument("--yellow", type=float, default=3.0, help="yellow seconds on a change (default 3)")
+    p.add_argument("--demand", type=float, help="veh/h for generated demand when no routes are given (default 600)")
+    p.add_argument("--seed", type=int, default=0, help="randomTrips seed (default 0)")
+    for kind, helptext in (("grid", "a synthetic grid"), ("arterial", "an arterial with side streets"), ("random", "a random network")):
+        p = scen.add_parser(kind, help=f"generate {helptext} with netgenerate and register it")
+        p.add_argument("name")
+        if kind == "grid":
+            p.add_argument("--rows", type=int, required=True)
+            p.add_argument("--cols", type=int, required=True)
+        elif kind == "arterial":
+            p.add_argument("--signals", type=int, required=True, help="intersections along the arterial")
+        else:
+            p.add_argument("--iterations", type=int, default=60, help="netgenerate --rand.iterations (network size)")
+        p.add_argument("--demand", type=float, help="veh/h entering the network (default scales with its size)")
+        p.add_argument("--lanes", type=int, default=2, help="lanes per direction (default 2)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the generator and of randomTrips")
+    p = scen.add_parser("show", help="report signals, phases, lanes and graph; --out draws it")
+    p.add_argument("name")
+    p.add_argument("--out", help="figure file (.png, .pdf, .svg)")
+    p.add_argument("--factors", choices=["neighbourhood", "grid", "edges"], help="also draw f-MAT's factors")
+    p = scen.add_parser("remove", help="unregister an added scenario")
+    p.add_argument("name")
+    for p in scen.choices.values():
+        p.set_defaults(func=cmd_scenario)
+
     p = sub.add_parser("train", help="train one algorithm on one scenario with one seed")
     p.add_argument("config", help="YAML run config, e.g. experiments/quickstart.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -189,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     except FmatError as exc:
         print(f"fmat: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `fmat scenarios | head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("fmat: interrupted", file=sys.stderr)
         return 130

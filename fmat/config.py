@@ -14,7 +14,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fmat.envs.scenarios import GRID_PATTERN, builtin_names
+from fmat.envs.scenarios import GRID_PATTERN, is_known
 from fmat.registry import ALGORITHMS, LEARNERS, ConfigError, model_config
 
 
@@ -94,7 +94,7 @@ class RunConfig(Strict):
     @field_validator("scenario")
     @classmethod
     def _known_scenario(cls, v: str) -> str:
-        if v not in builtin_names() and not GRID_PATTERN.match(v):
+        if not is_known(v):
             raise ValueError(f"unknown scenario {v!r}; run `fmat scenarios` for the list")
         return v
 

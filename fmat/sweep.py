@@ -14,7 +14,7 @@ import copy
 from pathlib import Path
 
 from fmat.config import RunConfig, read_yaml, validate
-from fmat.envs.scenarios import GRID_PATTERN, builtin_names
+from fmat.envs.scenarios import builtin_names, is_known
 from fmat.registry import ALGORITHMS, ConfigError
 
 SWEEP_KEYS = ("algorithms", "scenarios", "seeds")
@@ -55,9 +55,10 @@ def _scenarios(value, source: str) -> list[str]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{source}: scenarios: expected a non-empty list of scenario names")
     for i, name in enumerate(value):
-        if not isinstance(name, str) or (name not in builtin_names() and not GRID_PATTERN.match(name)):
+        if not isinstance(name, str) or not is_known(name):
             raise ConfigError(
-                f"{source}: scenarios[{i}]: unknown scenario {name!r}; allowed: {', '.join(builtin_names())} or grid-RxC"
+                f"{source}: scenarios[{i}]: unknown scenario {name!r}; allowed: {', '.join(builtin_names())}, "
+                "grid-RxC or a name added with `fmat scenario add`"
             )
     return list(value)
 

@@ -99,7 +99,7 @@ def test_bad_env_options():
 
 
 def test_failed_generation_leaves_nothing_in_cache(monkeypatch, fmat_home):
-    from fmat.envs import grids
+    from fmat.envs import generators
 
     calls = []
 
@@ -109,14 +109,14 @@ def test_failed_generation_leaves_nothing_in_cache(monkeypatch, fmat_home):
             raise RuntimeError("randomTrips failed (exit 1): simulated crash")
         return real(args, what)
 
-    real = grids.run_tool
-    monkeypatch.setattr(grids, "run_tool", flaky)
+    real = generators.run_tool
+    monkeypatch.setattr(generators, "run_tool", flaky)
     with pytest.raises(RuntimeError, match="simulated crash"):
         get_scenario("grid-2x5")
     assert calls == ["netgenerate", "randomTrips"]
     cache = fmat_home / "cache" / "grids"
     assert not any("grid-2x5" in p.name for p in cache.iterdir())
-    monkeypatch.setattr(grids, "run_tool", real)
+    monkeypatch.setattr(generators, "run_tool", real)
     assert os.path.isfile(get_scenario("grid-2x5").net)
 
 
