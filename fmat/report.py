@@ -41,6 +41,11 @@ class Run:
         with open(path) as f:
             return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
+    def compute_seconds(self) -> float:
+        """Training wall time so far (the last metrics row), excluding evaluation."""
+        rows = self.curve()
+        return rows[-1]["wall_seconds"] if rows else 0.0
+
     def final(self) -> dict | None:
         path = self.path / "eval.json"
         return json.loads(path.read_text())["mean"] if path.is_file() else None
@@ -152,8 +157,10 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     what = "final-policy evaluation (greedy actions, eval.json)" if source == "final" else "best training episode (metrics.csv), as RESCO reported"
     stat = "mean" if statistic == "mean" else "interquartile mean"
+    hours = sum(r.compute_seconds() for r in runs) / 3600
     note = (f"{metric}{unit}, {'lower' if lower else 'higher'} is better. Source: {what}. Cells: {stat} over seeds "
-            f"[95% percentile-bootstrap CI] (number of seeds); best per column in bold; mean rank over the scenarios an algorithm has.")
+            f"[95% percentile-bootstrap CI] (number of seeds); best per column in bold; mean rank over the scenarios an algorithm has. "
+            f"{len(runs)} runs, {hours:.2f} h of training wall time in total.")
     return _latex(header, rows, note) if fmt == "latex" else _markdown(header, rows, note)
 
 
