@@ -150,6 +150,16 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"figure written to {plot(collect(args.run_roots), args.out, metric=args.metric, x=args.x, log_y=args.log_y)}")
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fmat", description="Multi-agent RL benchmarks for traffic signal control on SUMO.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -203,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="run a trained policy or controller greedily; prints metrics as JSON")
     p.add_argument("run_dir", help="a run directory written by `fmat train`")
     p.add_argument("--scenario", help="evaluate on another scenario (transfer)")
-    p.add_argument("--episodes", type=int, default=1, help="evaluation episodes (default 1)")
+    p.add_argument("--episodes", type=positive_int, default=1, help="evaluation episodes (default 1)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bench", help="run an experiment file: algorithms x scenarios x seeds (resumable)")
@@ -211,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the file (repeatable)")
     p.add_argument("--launcher", choices=["local", "ray"], default="local",
                    help="local process pool (default) or Ray tasks (pip install 'fmat[ray]')")
-    p.add_argument("--workers", type=int, default=None, help="runs at a time (default: the machine's CPU count)")
+    p.add_argument("--workers", type=positive_int, default=None, help="runs at a time (default: the machine's CPU count)")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--algorithms", help="only these algorithms of the file, comma-separated")
     p.add_argument("--scenarios", help="only these scenarios of the file, comma-separated")
@@ -238,16 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     perf = sub.add_parser("perf", help="speed benchmarks").add_subparsers(dest="what", required=True)
     p = perf.add_parser("env", help="time one episode: raw SUMO vs fmat (control=fixed) vs sumo-rl")
     p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported (default 3)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="interleaved repeats; the median is reported (default 3)")
     p.set_defaults(func=cmd_perf_env)
     p = perf.add_parser("policy", help="f-MAT vs MAT: action selection and PPO update time as agents grow")
     p.add_argument("--agents", default="16,64,256,1024", help="comma-separated agent counts (default 16,64,256,1024)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats, median reported (default 3)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed repeats, median reported (default 3)")
     p.set_defaults(func=cmd_perf_policy)
     p = perf.add_parser("train", help="a training episode's wall time against an environment-only episode")
     p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")
     p.add_argument("--algorithm", default="fmat", choices=["fmat", "mat", "mappo", "ippo"])
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats, median reported (default 3)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="interleaved repeats, median reported (default 3)")
     p.set_defaults(func=cmd_perf_train)
     return parser
 
