@@ -1,6 +1,8 @@
 """Aggregates over seeds: mean or interquartile mean, with percentile-bootstrap confidence intervals."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 BOOTSTRAP_RESAMPLES = 10_000
@@ -39,13 +41,15 @@ def bootstrap_ci(values, statistic: str = "mean", confidence: float = 0.95, seed
 def bootstrap_band(curves: np.ndarray, confidence: float = 0.95, seed: int = 0, resamples: int = 2000):
     """Mean and pointwise percentile-bootstrap band of [n_seeds, n_points] learning curves."""
     n = curves.shape[0]
-    mean = np.nanmean(curves, axis=0)
-    if n == 1:
-        return mean, mean, mean
-    rng = np.random.default_rng(seed)
-    means = np.nanmean(curves[rng.integers(0, n, size=(resamples, n))], axis=1)
-    alpha = (1 - confidence) / 2
-    low, high = np.nanquantile(means, [alpha, 1 - alpha], axis=0)
+    with warnings.catch_warnings():  # points a resample covers only with unfinished runs are NaN, by design
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(curves, axis=0)
+        if n == 1:
+            return mean, mean, mean
+        rng = np.random.default_rng(seed)
+        means = np.nanmean(curves[rng.integers(0, n, size=(resamples, n))], axis=1)
+        alpha = (1 - confidence) / 2
+        low, high = np.nanquantile(means, [alpha, 1 - alpha], axis=0)
     return mean, low, high
 
 
