@@ -82,7 +82,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     from fmat.evaluate import evaluate
 
-    print(json.dumps(evaluate(args.run_dir, scenario=args.scenario, episodes=args.episodes), indent=2))
+    result = evaluate(args.run_dir, scenario=args.scenario, episodes=args.episodes, greedy=False if args.sample else None)
+    print(json.dumps(result, indent=2))
 
 
 def cmd_perf_policy(args: argparse.Namespace) -> None:
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a run directory written by `fmat train`")
     p.add_argument("--scenario", help="evaluate on another scenario (transfer)")
     p.add_argument("--episodes", type=positive_int, default=1, help="evaluation episodes (default 1)")
+    p.add_argument("--sample", action="store_true", help="sample actions from the policy instead of taking the most likely")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bench", help="run an experiment file: algorithms x scenarios x seeds (resumable)")

@@ -70,7 +70,8 @@ class PPOSection(Strict):
 
 
 class EvalConfig(Strict):
-    episodes: int = Field(1, ge=0, description="greedy evaluation episodes after training")
+    episodes: int = Field(1, ge=0, description="evaluation episodes after training")
+    greedy: bool = Field(True, description="most likely action (True) or sampled actions (False)")
 
 
 class RunConfig(Strict):

@@ -30,11 +30,15 @@ class NotApplicableError(FmatError):
     """The policy cannot run on that scenario (e.g. its weights depend on the number of agents)."""
 
 
-def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1) -> dict:
+def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1, greedy: bool | None = None) -> dict:
+    """Metrics of `episodes` evaluation episodes. `greedy` (default: the run's evaluation.greedy)
+    takes each agent's most likely action; False samples from the policy, which keeps an
+    under-trained policy from locking into one phase."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise FmatError(f"{run_dir} is not a run directory (no config.yaml); pass a folder written by `fmat train`")
     cfg = load_config(run_dir / "config.yaml")
+    greedy = cfg.evaluation.greedy if greedy is None else greedy
     target = scenario or cfg.scenario
     options = cfg.env.model_dump(exclude_none=True)
     if target != cfg.scenario:
@@ -61,7 +65,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
 
         def choose(obs):
             with torch.no_grad():
-                return policy.get_action_and_value(add_batch_dim(obs), deterministic=True)[0][0].numpy()
+                return policy.get_action_and_value(add_batch_dim(obs), deterministic=greedy)[0][0].numpy()
     else:
         controller_cls = CONTROLLERS[cfg.algorithm]
         env = make_env(target, seed=EVAL_SEED_BASE, **options, **controller_cls.env_options)
@@ -69,14 +73,16 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
 
     results = []
     try:
-        for k in range(episodes):
-            obs, _ = env.reset_arrays(eval_seed(cfg.seed, k))
-            controller = None if choose else controller_cls(env, seed=eval_seed(cfg.seed, k))
-            done = False
-            while not done:
-                actions = choose(obs) if choose else controller.act(env.traffic_state, obs["action_mask"])
-                obs, _, done, info = env.step_arrays(actions)
-            results.append(info["episode"])
+        with torch.random.fork_rng():  # sampled evaluation is reproducible and leaves the caller's RNG alone
+            torch.manual_seed(eval_seed(cfg.seed, 0))
+            for k in range(episodes):
+                obs, _ = env.reset_arrays(eval_seed(cfg.seed, k))
+                controller = None if choose else controller_cls(env, seed=eval_seed(cfg.seed, k))
+                done = False
+                while not done:
+                    actions = choose(obs) if choose else controller.act(env.traffic_state, obs["action_mask"])
+                    obs, _, done, info = env.step_arrays(actions)
+                results.append(info["episode"])
     finally:
         env.close()
     return {
@@ -85,7 +91,8 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         "trained_on": cfg.scenario,
         "scenario": target,
         "seed": cfg.seed,
-        "evaluation": "final policy, greedy actions" if cfg.algorithm in LEARNERS else "classical controller",
+        "evaluation": (f"final policy, {'greedy' if greedy else 'sampled'} actions" if cfg.algorithm in LEARNERS
+                       else "classical controller"),
         "episodes": results,
         "mean": {k: float(np.mean([r[k] for r in results])) for k in METRICS},
     }

@@ -155,7 +155,7 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
         row.append("n/a" if np.isnan(ranks[a]) else f"{ranks[a]:.2f}")
         rows.append(row)
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
-    what = "final-policy evaluation (greedy actions, eval.json)" if source == "final" else "best training episode (metrics.csv), as RESCO reported"
+    what = "final-policy evaluation (eval.json)" if source == "final" else "best training episode (metrics.csv), as RESCO reported"
     stat = "mean" if statistic == "mean" else "interquartile mean"
     hours = sum(r.compute_seconds() for r in runs) / 3600
     note = (f"{metric}{unit}, {'lower' if lower else 'higher'} is better. Source: {what}. Cells: {stat} over seeds "

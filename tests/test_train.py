@@ -87,3 +87,11 @@ def test_cli_bad_config_is_one_line(tmp_path):
     assert proc.returncode == 2
     proc = fmat_cli("evaluate", str(tmp_path))
     assert proc.returncode == 2 and "not a run directory" in proc.stderr
+
+
+def test_sampled_evaluation_is_reproducible(tmp_path):
+    run_dir = train(config(tmp_path, "fmat", "cologne3"), progress=False)
+    first = evaluate(run_dir, greedy=False)
+    assert first["evaluation"] == "final policy, sampled actions"
+    assert evaluate(run_dir, greedy=False)["mean"] == first["mean"]
+    assert evaluate(run_dir)["evaluation"] == "final policy, greedy actions"
