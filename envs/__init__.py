@@ -12,6 +12,21 @@ _GRID_OPTIONS = ("demand", "lanes", "length", "route_seed")
 _TIMING_OPTIONS = ("begin", "end", "delta", "yellow")
 
 
+def resolve_scenario(scenario: str | Scenario, **options) -> tuple[Scenario, dict]:
+    """The Scenario that make_env would build for these options, and the options left for the env.
+
+    Grid options (demand, lanes, length, route_seed) pick the generated grid; timing options
+    (begin, end, delta, yellow) override the scenario's preset.
+    """
+    grid = {k: options.pop(k) for k in _GRID_OPTIONS if k in options}
+    timing = {k: options.pop(k) for k in _TIMING_OPTIONS if k in options}
+    if not isinstance(scenario, Scenario):
+        scenario = get_scenario(scenario, **grid)
+    elif grid:
+        raise InvalidOptionError(f"options {sorted(grid)} only apply when the scenario is given by grid name")
+    return scenario.with_options(**timing), options
+
+
 def make_env(scenario: str | Scenario, seed: int = 0, **options):
     """Build the environment of a scenario.
 
@@ -30,13 +45,7 @@ def make_env(scenario: str | Scenario, seed: int = 0, **options):
     """
     from .sumo_env import TrafficSignalEnv
 
-    grid = {k: options.pop(k) for k in _GRID_OPTIONS if k in options}
-    timing = {k: options.pop(k) for k in _TIMING_OPTIONS if k in options}
-    if not isinstance(scenario, Scenario):
-        scenario = get_scenario(scenario, **grid)
-    elif grid:
-        raise InvalidOptionError(f"options {sorted(grid)} only apply when the scenario is given by grid name")
-    scenario = scenario.with_options(**timing)
+    scenario, options = resolve_scenario(scenario, **options)
     allowed = {"reward", "control", "backend", "gui", "min_green", "time_to_teleport", "pad_phases", "pad_lanes"}
     unknown = sorted(set(options) - allowed)
     if unknown:
@@ -56,6 +65,7 @@ def make_vector_env(scenario: str | Scenario, num_envs: int = 1, seed: int = 0, 
 __all__ = [
     "make_env",
     "make_vector_env",
+    "resolve_scenario",
     "Scenario",
     "get_scenario",
     "builtin_names",

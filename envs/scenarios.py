@@ -89,9 +89,9 @@ def builtin_names() -> list[str]:
 
 def is_known(name: str) -> bool:
     """A built-in, a grid-RxC, or a scenario added with `fmat scenario add` (checked without building it)."""
-    from .user_scenarios import registry_dir
+    from .user_scenarios import load_user
 
-    return name in _RESCO or bool(GRID_PATTERN.match(name)) or (registry_dir() / name / "scenario.yaml").is_file()
+    return name in _RESCO or bool(GRID_PATTERN.match(name)) or load_user(name) is not None
 
 
 def get_scenario(name: str, **grid_options) -> Scenario:

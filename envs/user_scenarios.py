@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from .errors import InvalidOptionError, NoTrafficLightsError, ScenarioFileError
+from .grids import DEFAULT_DEMAND_PER_ENTRY
 from .generators import arterial_net, grid_net, osm_net, random_net, random_trips
 from .network import read_network
 from .paths import fmat_home, publish_dir
@@ -185,16 +186,16 @@ def generate_scenario(name: str, kind: str, demand: float | None = None, seed: i
         net = tmp / f"{name}.net.xml"
         if kind == "grid":
             grid_net(net, rows, cols, lanes)
-            default_demand = 100.0 * 2 * (rows + cols)
+            default_demand = DEFAULT_DEMAND_PER_ENTRY * 2 * (rows + cols)
         elif kind == "arterial":
             arterial_net(net, signals, lanes)
-            default_demand = 100.0 * (2 * signals + 2)
+            default_demand = DEFAULT_DEMAND_PER_ENTRY * 2 * (signals + 1)
         elif kind == "random":
             random_net(net, iterations=iterations, seed=seed, lanes=lanes)
             default_demand = 600.0
         else:
             raise InvalidOptionError(f"unknown generator {kind!r}; choose grid, arterial or random")
-        return add_scenario(name, net=str(net), demand=demand or default_demand, seed=seed, begin=0.0, end=end,
+        return add_scenario(name, net=str(net), demand=default_demand if demand is None else demand, seed=seed, begin=0.0, end=end,
                             source=f"generated ({kind})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

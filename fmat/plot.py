@@ -13,7 +13,7 @@ import numpy as np
 
 from fmat.envs.errors import FmatError
 from fmat.registry import ALGORITHMS, CONTROLLERS
-from fmat.report import LOWER_IS_BETTER, UNITS, Run, _order
+from fmat.report import LOWER_IS_BETTER, UNITS, Run, ordered
 from fmat.envs.scenarios import builtin_names
 from fmat.stats import bootstrap_band
 
@@ -61,13 +61,13 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     out = Path(out)
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise FmatError(f"--out {out}: the figure must end in .png, .pdf or .svg")
-    scenarios = _order({r.scenario for r in runs}, builtin_names())
+    scenarios = ordered({r.scenario for r in runs}, builtin_names())
     cols = min(4, len(scenarios))
     rows = math.ceil(len(scenarios) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(max(5.0, 4.2 * cols), 3.4 * rows), squeeze=False)
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     for ax, scenario in zip(axes.flat, scenarios):
-        for algorithm in _order({r.algorithm for r in runs if r.scenario == scenario}, ALGORITHMS):
+        for algorithm in ordered({r.algorithm for r in runs if r.scenario == scenario}, ALGORITHMS):
             curves = _curves([r for r in runs if r.scenario == scenario and r.algorithm == algorithm], metric, x)
             if not curves:
                 continue

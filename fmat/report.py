@@ -81,7 +81,7 @@ def _value(run: Run, metric: str, source: str) -> float | None:
     return min(values) if LOWER_IS_BETTER[metric] else max(values)
 
 
-def _order(names, preferred):
+def ordered(names, preferred):
     return [n for n in preferred if n in names] + sorted(n for n in names if n not in preferred)
 
 
@@ -102,8 +102,8 @@ class Cell:
 def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", source: str = "final"):
     if metric not in LOWER_IS_BETTER:
         raise FmatError(f"unknown metric {metric!r}; choose one of {', '.join(LOWER_IS_BETTER)}")
-    algorithms = _order({r.algorithm for r in runs}, ALGORITHMS)
-    scenarios = _order({r.scenario for r in runs}, builtin_names())
+    algorithms = ordered({r.algorithm for r in runs}, ALGORITHMS)
+    scenarios = ordered({r.scenario for r in runs}, builtin_names())
     cells: dict[tuple[str, str], Cell] = {}
     for run in runs:
         value = _value(run, metric, source)

@@ -20,7 +20,7 @@ import yaml
 
 from fmat import atomic
 from fmat.config import RunConfig, load_config
-from fmat.envs import get_scenario, make_env, make_vector_env
+from fmat.envs import make_env, make_vector_env, resolve_scenario
 from fmat.envs.errors import FmatError
 from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
 from fmat.registry import CONTROLLERS, build_policy
@@ -180,9 +180,7 @@ def is_done(cfg: RunConfig) -> bool:
 
 
 def _scenario(cfg: RunConfig):
-    opts = cfg.env.options(cfg.scenario)
-    grid = {k: opts[k] for k in ("demand", "lanes", "route_seed") if k in opts}
-    return get_scenario(cfg.scenario, **grid).with_options(**{k: opts.get(k) for k in ("begin", "end", "delta")})
+    return resolve_scenario(cfg.scenario, **cfg.env.options(cfg.scenario))[0]
 
 
 def _json(obj) -> str:
