@@ -88,7 +88,9 @@ def test_learner_beats_random_on_tiny_env(algorithm):
     torch.manual_seed(0)
     env = TinyEnv(n_agents=4, n_actions=3, batch=32)
     policy = build_policy(algorithm, env.obs_dim, env.A, env.graph, {})
-    cfg = PPOConfig(lr=3e-3, epochs=4, minibatches=2, entropy_coef=0.0)
+    # fmat's default PPO settings: with lr 3e-3 and no entropy bonus, MAT and f-MAT learn this
+    # bandit and then collapse to one action, so a pass would depend on the torch thread count
+    cfg = PPOConfig(epochs=4, minibatches=2)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     value_norm = ValueNormalizer()
 
@@ -98,7 +100,7 @@ def test_learner_beats_random_on_tiny_env(algorithm):
             action = policy.get_action_and_value(obs, deterministic=deterministic)[0]
         return env.reward(action).mean().item()
 
-    for _ in range(60):
+    for _ in range(40):
         obs = env.observe()
         with torch.no_grad():
             action, logprob, _, value = policy.get_action_and_value(obs)
