@@ -89,7 +89,7 @@ class MAT(ActorCritic):
     def shift(self, actions: torch.Tensor) -> torch.Tensor:
         """Decoder input: a start token at position 0, then the one-hot of the previous agent's action."""
         B, n = actions.shape
-        shifted = torch.zeros(B, n, self.n_actions + 1)
+        shifted = torch.zeros(B, n, self.n_actions + 1, device=actions.device)
         shifted[:, 0, 0] = 1.0
         shifted[:, 1:, 1:] = F.one_hot(actions[:, :-1], self.n_actions).float()
         return shifted
@@ -107,10 +107,11 @@ class MAT(ActorCritic):
             logits = self.decode(self.shift(action), rep)
             return (*act(logits, mask, action), values)
         B, n, _ = rep.shape
-        shifted = torch.zeros(B, n, self.n_actions + 1)
+        device = rep.device
+        shifted = torch.zeros(B, n, self.n_actions + 1, device=device)
         shifted[:, 0, 0] = 1.0
-        actions = torch.zeros(B, n, dtype=torch.long)
-        logprobs, entropies = torch.zeros(B, n), torch.zeros(B, n)
+        actions = torch.zeros(B, n, dtype=torch.long, device=device)
+        logprobs, entropies = torch.zeros(B, n, device=device), torch.zeros(B, n, device=device)
         for i in range(n):  # rollout: one full decoder pass per agent, as the original does
             logits = self.decode(shifted, rep)[:, i]
             a, logprobs[:, i], entropies[:, i] = act(logits, mask[:, i], None, deterministic)

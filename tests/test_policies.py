@@ -111,3 +111,13 @@ def test_learner_beats_random_on_tiny_env(algorithm):
         ppo_update(policy, optimizer, value_norm, Batch(obs, action, logprob, value, adv[0], ret[0]), cfg)
     random_level = 0.5 * (1 / 3) + 0.5 * (1 / 2)  # uniform over valid actions
     assert mean_reward(deterministic=True) > random_level + 0.35
+
+
+def test_policy_speed_benchmark_reports_both_models():
+    from fmat.perf.policy_speed import measure, report
+
+    rows = measure([4, 6], repeats=1)
+    assert [r["agents"] for r in rows] == [4, 6]
+    assert all(r[k] > 0 for r in rows for k in ("fmat_act", "mat_act", "fmat_update", "mat_update"))
+    text = report(rows)
+    assert text.startswith("CPU, batch 1") and "time per agent at 6 vs 4 agents" in text

@@ -1,6 +1,7 @@
 """`fmat perf policy`: f-MAT vs MAT as the number of agents grows, side by side in one process.
 
-For each agent count n (a square-ish synthetic grid graph), time on the CPU with batch 1:
+For each agent count n (a square-ish synthetic grid graph), time on the CPU (or `device`) with
+batch 1:
 - one action-selection step (f-MAT: one parallel pass; MAT: one full decoder pass per agent, as
   the original implements it);
 - one PPO update on a fixed batch (same core, same settings for both).
@@ -26,47 +27,56 @@ def square_grid(n: int):
     return grid_graph(rows, n // rows)
 
 
-def _obs(batch: int, n: int) -> dict[str, torch.Tensor]:
+def _obs(batch: int, n: int, device: torch.device) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {
-        "observation": torch.rand(batch, n, OBS_DIM, generator=g),
-        "observation_mask": torch.ones(batch, n, OBS_DIM, dtype=torch.bool),
-        "action_mask": torch.ones(batch, n, N_ACTIONS, dtype=torch.bool),
+        "observation": torch.rand(batch, n, OBS_DIM, generator=g).to(device),
+        "observation_mask": torch.ones(batch, n, OBS_DIM, dtype=torch.bool, device=device),
+        "action_mask": torch.ones(batch, n, N_ACTIONS, dtype=torch.bool, device=device),
     }
 
 
-def _timed(fn, repeats: int) -> float:
+def _timed(fn, repeats: int, device: torch.device) -> float:
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     fn()  # warm-up
     times = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def measure(agent_counts: list[int], update_batch: int = 8, repeats: int = 3, progress=None) -> list[dict]:
+def measure(agent_counts: list[int], update_batch: int = 8, repeats: int = 3, progress=None, device: str = "cpu") -> list[dict]:
+    device = torch.device(device)
     torch.manual_seed(0)
     rows = []
     for n in agent_counts:
         graph = square_grid(n)
         row = {"agents": n}
         for name in ("fmat", "mat"):
-            policy = build_policy(name, OBS_DIM, N_ACTIONS, graph, {})
-            obs1 = _obs(1, n)
+            policy = build_policy(name, OBS_DIM, N_ACTIONS, graph, {}).to(device)
+            obs1 = _obs(1, n, device)
             with torch.no_grad():
                 policy.eval()
                 # MAT's rollout is n sequential decoder passes: time it once beyond 256 agents
-                row[f"{name}_act"] = _timed(lambda: policy.get_action_and_value(obs1), 1 if (name == "mat" and n > 256) else repeats)
-            batch_obs = _obs(update_batch, n)
+                row[f"{name}_act"] = _timed(lambda: policy.get_action_and_value(obs1),
+                                            1 if (name == "mat" and n > 256) else repeats, device)
+            batch_obs = _obs(update_batch, n, device)
             with torch.no_grad():
                 action, logprob, _, value = policy.get_action_and_value(batch_obs) if name == "fmat" else _mat_batch(policy, batch_obs)
-            batch = Batch(batch_obs, action, logprob, value, torch.randn(update_batch, n), torch.randn(update_batch, n))
+            noise = torch.randn(2, update_batch, n).to(device)
+            batch = Batch(batch_obs, action, logprob, value, noise[0], noise[1])
             cfg = PPOConfig(epochs=1, minibatches=1)
             optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
             policy.train()
             row[f"{name}_update"] = _timed(
-                lambda: ppo_update(policy, optimizer, ValueNormalizer(), _copy(batch), cfg), repeats
+                lambda: ppo_update(policy, optimizer, ValueNormalizer().to(device), _copy(batch), cfg), repeats, device
             )
             if progress:
                 progress()
@@ -76,7 +86,7 @@ def measure(agent_counts: list[int], update_batch: int = 8, repeats: int = 3, pr
 
 def _mat_batch(policy, obs):
     """Actions for a fixed update batch without MAT's slow rollout (teacher-forced scoring of random actions)."""
-    action = torch.randint(0, N_ACTIONS, obs["action_mask"].shape[:2])
+    action = torch.randint(0, N_ACTIONS, obs["action_mask"].shape[:2]).to(obs["action_mask"].device)
     _, logprob, _, value = policy.get_action_and_value(obs, action)
     return action, logprob, None, value
 
@@ -85,9 +95,10 @@ def _copy(batch: Batch) -> Batch:
     return Batch(batch.obs, batch.actions, batch.logprobs, batch.values, batch.advantages.clone(), batch.returns)
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict], device: str = "cpu") -> str:
+    where = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "CPU"
     lines = [
-        "CPU, batch 1 for action selection; PPO update = 1 epoch on a batch of 8 joint samples",
+        f"{where}, batch 1 for action selection; PPO update = 1 epoch on a batch of 8 joint samples",
         f"{'agents':>7} {'f-MAT act ms':>13} {'MAT act ms':>12} {'MAT/f-MAT':>10} {'f-MAT us/agent':>15} "
         f"{'f-MAT upd ms':>13} {'MAT upd ms':>11} {'MAT/f-MAT':>10}",
     ]

@@ -46,17 +46,18 @@ class FMAT(ActorCritic):
     def set_graph(self, graph) -> None:
         members, m = build_factors(graph, self.cfg.factorisation)
         self.members, self.num_factors, self.n_agents = members, m, graph.num_nodes
-        self._batched: dict[int, torch.Tensor] = {}
+        self._batched: dict[tuple[int, torch.device], torch.Tensor] = {}
 
-    def _members(self, batch: int) -> torch.Tensor:
-        if batch not in self._batched:
-            self._batched = {batch: batch_members(self.members, self.n_agents, self.num_factors, batch)}
-        return self._batched[batch]
+    def _members(self, batch: int, device: torch.device) -> torch.Tensor:
+        if (batch, device) not in self._batched:
+            members = batch_members(self.members.to(device), self.n_agents, self.num_factors, batch)
+            self._batched = {(batch, device): members}
+        return self._batched[(batch, device)]
 
     def forward(self, obs):
         x = observation_input(obs)
         B, n, _ = x.shape
-        members = self._members(B)
+        members = self._members(B, x.device)
         agents = self.embed(x).reshape(B * n, -1)
         factors = factor_mean(agents, members, B * self.num_factors)
         for layer in self.encoder:
