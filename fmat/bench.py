@@ -4,9 +4,12 @@
 - A killed sweep rerun continues: unfinished runs resume from their checkpoints.
 - A failed run is reported with its error; the others go on.
 - Each run holds a lock on its directory, so two sweeps on one directory never write the same run.
+- With a `transfer` list, every finished policy that can run on other maps is then evaluated on
+  each listed scenario into RUN/transfer/SCENARIO.json; evaluations already written are skipped.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -14,7 +17,10 @@ import yaml
 
 from fmat import atomic
 from fmat.envs.errors import FmatError
-from fmat.launchers import run_local, run_ray
+from fmat.config import RunConfig
+from fmat.evaluate import transfer_blocker
+from fmat.launchers import Task, run_local, run_ray, train_task
+from fmat.registry import LEARNERS
 from fmat.sweep import load_sweep
 from fmat.train import is_done
 
@@ -26,6 +32,7 @@ class SweepResult:
     done: list[str] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    transfer: SweepResult | None = None  # the transfer evaluations, when the file lists any
 
 
 def default_workers() -> int:
@@ -36,7 +43,8 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
           address: str | None = None, progress: bool = True, algorithms: list[str] | None = None,
           scenarios: list[str] | None = None) -> SweepResult:
     """Run the sweep; `algorithms`/`scenarios` restrict it to a subset of the file's runs."""
-    runs = load_sweep(path, overrides)  # everything validated before any run starts
+    sweep = load_sweep(path, overrides)  # everything validated before any run starts
+    runs = sweep.runs
     for key, wanted in (("algorithm", algorithms), ("scenario", scenarios)):
         if wanted:
             present = {getattr(r, key) for r in runs}
@@ -46,7 +54,7 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
             runs = [r for r in runs if getattr(r, key) in wanted]
     workers = workers or default_workers()
     result = SweepResult(total=len(runs))
-    todo: dict[str, str] = {}
+    todo: dict[str, Task] = {}
     for cfg in runs:
         key = str(cfg.run_dir)
         if is_done(cfg):
@@ -54,9 +62,41 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
             continue
         config_path = cfg.run_dir / "sweep.yaml"
         atomic.write_text(config_path, yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-        todo[key] = str(config_path)
+        todo[key] = train_task(str(config_path))
+    _launch(todo, result, "runs", launcher, workers, address, progress)
+    if sweep.transfer:
+        evaluations, skipped = transfer_tasks(runs, sweep.transfer)
+        result.transfer = SweepResult(total=len(evaluations) + len(skipped), skipped=skipped)
+        _launch(evaluations, result.transfer, "transfer", launcher, workers, address, progress)
+    return result
 
-    display = _Display(len(runs), len(result.skipped), enabled=progress)
+
+def transfer_tasks(runs: list[RunConfig], targets: list[str]) -> tuple[dict[str, Task], list[str]]:
+    """Evaluations still to do (name -> task) and those already written, for every finished run of
+    a learner that can run on other maps. Runs stopped over their time budget are not evaluated."""
+    todo, skipped = {}, []
+    for cfg in runs:
+        if cfg.algorithm not in LEARNERS or transfer_blocker(cfg.algorithm) or not is_done(cfg):
+            continue
+        if "over_budget" in json.loads((cfg.run_dir / "done.json").read_text()):
+            continue
+        for target in targets:
+            if target == cfg.scenario:
+                continue
+            out = cfg.run_dir / "transfer" / f"{target}.json"
+            name = f"{cfg.run_dir} on {target}"
+            if out.is_file():
+                skipped.append(name)
+                continue
+            args = ("evaluate", str(cfg.run_dir), "--scenario", target, "--episodes", str(max(1, cfg.evaluation.episodes)),
+                    "--out", str(out))
+            todo[name] = Task(args, str(out.with_suffix(".log")))
+    return todo, skipped
+
+
+def _launch(tasks: dict[str, Task], result: SweepResult, label: str, launcher: str, workers: int,
+            address: str | None, progress: bool) -> None:
+    display = _Display(label, result.total, len(result.skipped), enabled=progress)
 
     def on_event(name: str, status: str, message: str) -> None:
         if status == "done":
@@ -68,25 +108,24 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
         display.event(status)
 
     with display:
-        if todo:
+        if tasks:
             if launcher == "ray":
-                run_ray(todo, workers, on_event, address)
+                run_ray(tasks, workers, on_event, address)
             else:
-                run_local(todo, workers, on_event)
-    return result
+                run_local(tasks, workers, on_event)
 
 
 class _Display:
-    """runs done / running / failed, with an ETA."""
+    """tasks done / running / failed, with an ETA."""
 
-    def __init__(self, total: int, skipped: int, enabled: bool):
+    def __init__(self, label: str, total: int, skipped: int, enabled: bool):
         self.enabled, self.running, self.failed = enabled, 0, 0
         if enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[state]}"),
+            self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[state]}"),
                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-            self.task = self.bar.add_task("runs", total=total, completed=skipped, state=self._state())
+            self.task = self.bar.add_task(label, total=total, completed=skipped, state=self._state())
 
     def _state(self) -> str:
         return f"running {self.running}, failed {self.failed}"
@@ -115,6 +154,12 @@ def summary(result: SweepResult) -> str:
              f"{len(result.busy)} running in another process, {len(result.failed)} failed"]
     for name, message in result.failed.items():
         lines.append(f"  failed: {name}: {message} (log: {name}/train.log)")
+    if result.transfer:
+        t = result.transfer
+        lines.append(f"{t.total} transfer evaluations: {len(t.done)} run now, {len(t.skipped)} already done, {len(t.failed)} failed")
+        for name, message in t.failed.items():
+            run, target = name.rsplit(" on ", 1)
+            lines.append(f"  failed: {name}: {message} (log: {run}/transfer/{target}.log)")
     return "\n".join(lines)
 
 

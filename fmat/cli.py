@@ -67,13 +67,20 @@ def cmd_perf_env(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    import json
+
     from fmat.config import load_config
     from fmat.train import train
 
     cfg = load_config(args.config, args.set)
     run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
     print(f"run written to {run_dir}")
-    if (run_dir / "eval.json").exists():
+    stopped = json.loads((run_dir / "done.json").read_text()).get("over_budget")
+    if stopped:
+        print(f"over budget: {stopped['seconds_per_episode']:.1f} s per episode projects {stopped['projected_seconds']:.0f} s "
+              f"of training, more than train.time_budget_s={stopped['time_budget_s']:g}; stopped after "
+              f"{stopped['episodes']} episodes, not evaluated")
+    elif (run_dir / "eval.json").exists():
         print((run_dir / "eval.json").read_text().strip())
 
 
@@ -83,7 +90,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from fmat.evaluate import evaluate
 
     result = evaluate(args.run_dir, scenario=args.scenario, episodes=args.episodes, greedy=False if args.sample else None)
-    print(json.dumps(result, indent=2))
+    text = json.dumps(result, indent=2) + "\n"
+    if args.out:
+        from fmat import atomic
+
+        atomic.write_text(args.out, text)
+        print(f"metrics written to {args.out}")
+    else:
+        print(text, end="")
 
 
 def cmd_perf_policy(args: argparse.Namespace) -> None:
@@ -92,10 +106,17 @@ def cmd_perf_policy(args: argparse.Namespace) -> None:
     from fmat.perf.policy_speed import measure, report
 
     counts = _int_list(args.agents, "--agents")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise FmatError(f"--device {args.device}: this torch build sees no CUDA device; use --device cpu")
+    elif args.device != "cpu":
+        raise FmatError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
     with Progress(transient=True) as progress:
         task = progress.add_task("timing f-MAT and MAT", total=2 * len(counts))
-        rows = measure(counts, repeats=args.repeats, progress=lambda: progress.advance(task))
-    print(report(rows))
+        rows = measure(counts, repeats=args.repeats, progress=lambda: progress.advance(task), device=args.device)
+    print(report(rows, args.device))
 
 
 def cmd_perf_train(args: argparse.Namespace) -> None:
@@ -128,15 +149,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result = bench(args.config, args.set, launcher=args.launcher, workers=args.workers, address=args.address,
                    progress=not args.quiet, **subset)
     print(summary(result))
-    return 1 if result.failed else 0
+    return 1 if result.failed or (result.transfer and result.transfer.failed) else 0
 
 
 def cmd_table(args: argparse.Namespace) -> None:
     from fmat import atomic
     from fmat.report import collect, render
 
-    text = render(collect(args.run_roots), metric=args.metric, fmt=args.format,
-                  statistic="iqm" if args.iqm else "mean", source="best" if args.best_episode else "final")
+    statistic = "iqm" if args.iqm else "mean"
+    if args.transfer:
+        from fmat import transfer_table
+
+        text = transfer_table.render(collect(args.run_roots), metric=args.metric, fmt=args.format, statistic=statistic)
+    else:
+        source = "best" if args.best_episode else "last" if args.last_episodes else "final"
+        text = render(collect(args.run_roots), metric=args.metric, fmt=args.format, statistic=statistic,
+                      source=source, last=args.last_episodes or 0, with_resco=args.with_resco)
     if args.out:
         atomic.write_text(args.out, text)
         print(f"table written to {args.out}")
@@ -216,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", help="evaluate on another scenario (transfer)")
     p.add_argument("--episodes", type=positive_int, default=1, help="evaluation episodes (default 1)")
     p.add_argument("--sample", action="store_true", help="sample actions from the policy instead of taking the most likely")
+    p.add_argument("--out", help="write the JSON to this file (atomically) instead of printing it")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bench", help="run an experiment file: algorithms x scenarios x seeds (resumable)")
@@ -232,10 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="comparison table from run directories")
     p.add_argument("run_roots", nargs="+", help="folders holding run directories (searched recursively)")
-    p.add_argument("--metric", default="delay", help="delay (default), travel_time, waiting_time, throughput, queue, teleports")
+    p.add_argument("--metric", default="delay",
+                   help="delay (default), travel_time, waiting_time, throughput, queue, teleports, "
+                        "episode_seconds (training wall time per episode)")
     p.add_argument("--format", choices=["md", "csv", "latex"], default="md")
     p.add_argument("--iqm", action="store_true", help="interquartile mean over seeds instead of the mean")
-    p.add_argument("--best-episode", action="store_true", help="best training episode instead of final-policy evaluation (RESCO's way)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--best-episode", action="store_true", help="best training episode instead of final-policy evaluation (RESCO's way)")
+    source.add_argument("--last-episodes", type=positive_int, metavar="K",
+                        help="mean of each run's last K training episodes instead of final-policy evaluation")
+    source.add_argument("--transfer", action="store_true",
+                        help="transfer table: each policy on its own map and on the experiment's `transfer` scenarios")
+    p.add_argument("--with-resco", action="store_true",
+                   help="add RESCO's published delays as rows of their own, labelled as theirs (delay only)")
     p.add_argument("--out", help="write to this file (atomically) instead of printing")
     p.set_defaults(func=cmd_table)
 
@@ -255,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = perf.add_parser("policy", help="f-MAT vs MAT: action selection and PPO update time as agents grow")
     p.add_argument("--agents", default="16,64,256,1024", help="comma-separated agent counts (default 16,64,256,1024)")
     p.add_argument("--repeats", type=positive_int, default=3, help="timed repeats, median reported (default 3)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.set_defaults(func=cmd_perf_policy)
     p = perf.add_parser("train", help="a training episode's wall time against an environment-only episode")
     p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")

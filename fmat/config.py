@@ -53,6 +53,8 @@ class TrainConfig(Strict):
     rollout_steps: int = Field(120, ge=1, description="decisions per PPO update (an episode is split into chunks)")
     reward_sharing: Literal["none", "neighbours", "global"] = "none"
     threads: int = Field(1, ge=1, description="torch CPU threads")
+    time_budget_s: float | None = Field(None, gt=0, description="wall-clock seconds allowed for training; a run whose "
+                                        "measured rate projects past it stops early and is reported as over budget")
 
 
 class PPOSection(Strict):

@@ -30,6 +30,14 @@ class NotApplicableError(FmatError):
     """The policy cannot run on that scenario (e.g. its weights depend on the number of agents)."""
 
 
+def transfer_blocker(algorithm: str) -> str | None:
+    """Why a policy trained with `algorithm` cannot run on another map, or None when it can."""
+    if algorithm in LEARNERS and LEARNERS[algorithm][1].agent_count_dependent:
+        return (f"{algorithm}'s input layers take an agent-id one-hot, so its weights fit only the training map's "
+                "number of agents")
+    return None
+
+
 def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1, greedy: bool | None = None) -> dict:
     """Metrics of `episodes` evaluation episodes. `greedy` (default: the run's evaluation.greedy)
     takes each agent's most likely action; False samples from the policy, which keeps an
@@ -44,10 +52,9 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
     if target != cfg.scenario:
         for key in ("demand", "lanes", "route_seed", "begin", "end"):
             options.pop(key, None)
-    if cfg.algorithm in LEARNERS and LEARNERS[cfg.algorithm][1].agent_count_dependent and target != cfg.scenario:
-        raise NotApplicableError(
-            f"not applicable: {cfg.algorithm}'s weights depend on the number of agents (agent-id inputs), so it cannot run on {target}"
-        )
+    blocker = transfer_blocker(cfg.algorithm)
+    if blocker and target != cfg.scenario:
+        raise NotApplicableError(f"not applicable: {blocker}, so it cannot run on {target}")
     if cfg.algorithm in LEARNERS:
         ckpt_path = run_dir / "checkpoint.pt"
         if not ckpt_path.is_file():

@@ -1,13 +1,14 @@
 """Where sweep runs execute: a local process pool (default) or Ray tasks.
 
-Every run is the same command, `fmat train RUN_CONFIG --resume --quiet`, in its own process
-(libsumo allows one simulation per process), with its output in the run's train.log. A launcher
-only decides where that command runs.
+Every task is an `fmat` command in its own process (libsumo allows one simulation per process):
+`fmat train RUN_CONFIG --resume --quiet` for a run, with its output in the run's train.log, or
+`fmat evaluate ... --out FILE` for a transfer evaluation. A launcher only decides where a task runs.
 """
 from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
@@ -17,15 +18,21 @@ from fmat.envs.errors import FmatError
 BUSY_MARK = "being trained by another process"
 
 
-def run_command(config_path: str) -> tuple[str, str]:
-    """Train one run; returns (status, message) with status done, busy or failed."""
-    config_path = Path(config_path)
-    log_path = config_path.parent / "train.log"
-    with open(log_path, "a") as log:
-        proc = subprocess.run(
-            [sys.executable, "-m", "fmat.cli", "train", str(config_path), "--resume", "--quiet"],
-            stdout=log, stderr=subprocess.PIPE, text=True,
-        )
+@dataclass(frozen=True)
+class Task:
+    args: tuple[str, ...]  # arguments of the `fmat` command
+    log: str  # file that receives the command's output
+
+
+def train_task(config_path: str) -> Task:
+    return Task(("train", config_path, "--resume", "--quiet"), str(Path(config_path).parent / "train.log"))
+
+
+def run_command(task: Task) -> tuple[str, str]:
+    """Run one task; returns (status, message) with status done, busy or failed."""
+    Path(task.log).parent.mkdir(parents=True, exist_ok=True)
+    with open(task.log, "a") as log:
+        proc = subprocess.run([sys.executable, "-m", "fmat.cli", *task.args], stdout=log, stderr=subprocess.PIPE, text=True)
         log.write(proc.stderr)
     if proc.returncode == 0:
         return "done", ""
@@ -37,22 +44,22 @@ def run_command(config_path: str) -> tuple[str, str]:
 Event = Callable[[str, str, str], None]  # (run name, status, message); status started|done|busy|failed
 
 
-def run_local(tasks: dict[str, str], workers: int, on_event: Event) -> None:
-    """tasks: run name -> config path. At most `workers` runs at a time on this machine."""
+def run_local(tasks: dict[str, Task], workers: int, on_event: Event) -> None:
+    """tasks: name -> task. At most `workers` tasks at a time on this machine."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = {}
         queue = list(tasks.items())
         while queue or pending:
             while queue and len(pending) < workers:
-                name, path = queue.pop(0)
+                name, task = queue.pop(0)
                 on_event(name, "started", "")
-                pending[pool.submit(run_command, path)] = name
+                pending[pool.submit(run_command, task)] = name
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 on_event(pending.pop(future), *future.result())
 
 
-def run_ray(tasks: dict[str, str], workers: int, on_event: Event, address: str | None = None) -> None:
+def run_ray(tasks: dict[str, Task], workers: int, on_event: Event, address: str | None = None) -> None:
     """The same runs as Ray tasks: on the cluster at `address`, or on a local Ray started here.
 
     On a cluster every node needs fmat installed and the output directory on a shared filesystem.
@@ -70,9 +77,9 @@ def run_ray(tasks: dict[str, str], workers: int, on_event: Event, address: str |
     try:
         remote = ray.remote(num_cpus=1)(run_command)
         pending = {}
-        for name, path in tasks.items():
+        for name, task in tasks.items():
             on_event(name, "started", "")
-            pending[remote.remote(path)] = name
+            pending[remote.remote(task)] = name
         while pending:
             finished, _ = ray.wait(list(pending), num_returns=1)
             for ref in finished:

@@ -2,29 +2,38 @@
 
 One row per algorithm, one column per scenario, plus the mean rank. A cell is the mean (or IQM)
 over seeds with a 95% bootstrap confidence interval and the number of seeds; the best per column
-is bold. The default source is final-policy evaluation (eval.json); `best` uses the best training
-episode (how RESCO reported). Missing runs show as "missing", never as zero.
+is bold. Sources:
+- `final` (default): final-policy evaluation (eval.json);
+- `best`: the best training episode (how RESCO reported);
+- `last`: the mean of the last K training episodes (the policy as it trains, sampling its actions).
+
+The metric `episode_seconds` is training wall-clock time per episode, whatever the source. Missing
+runs show as "missing", never as zero; runs stopped by `train.time_budget_s` show as "over budget"
+with their measured rate.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from fmat import resco_published
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
 from fmat.registry import ALGORITHMS
 from fmat.stats import aggregate, average_ranks, bootstrap_ci
 
 LOWER_IS_BETTER = {"delay": True, "travel_time": True, "waiting_time": True, "queue": True, "teleports": True,
-                   "throughput": False, "return": False}
+                   "throughput": False, "return": False, "episode_seconds": True}
 UNITS = {"delay": "s", "travel_time": "s", "waiting_time": "s", "queue": "vehicles", "teleports": "vehicles",
-         "throughput": "vehicles", "return": ""}
+         "throughput": "vehicles", "return": "", "episode_seconds": "s"}
+SOURCES = ("final", "best", "last")
 
 
 @dataclass
@@ -46,9 +55,21 @@ class Run:
         rows = self.curve()
         return rows[-1]["wall_seconds"] if rows else 0.0
 
+    def seconds_per_episode(self) -> float | None:
+        rows = self.curve()
+        return rows[-1]["wall_seconds"] / len(rows) if rows else None
+
     def final(self) -> dict | None:
         path = self.path / "eval.json"
         return json.loads(path.read_text())["mean"] if path.is_file() else None
+
+    def done(self) -> dict | None:
+        path = self.path / "done.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def over_budget(self) -> dict | None:
+        """done.json's record of a run stopped by its time budget, else None."""
+        return (self.done() or {}).get("over_budget")
 
 
 def collect(roots: list[str]) -> list[Run]:
@@ -68,27 +89,49 @@ def collect(roots: list[str]) -> list[Run]:
     return runs
 
 
-def _value(run: Run, metric: str, source: str) -> float | None:
+def _value(run: Run, metric: str, source: str, last: int) -> float | None:
+    if metric == "episode_seconds":
+        return run.seconds_per_episode()
     if source == "final":
         final = run.final()
         return None if final is None or metric not in final else float(final[metric])
-    rows = run.curve()
-    if not rows:
+    if run.done() is None:  # a curve-based value of an unfinished run would mix budgets
         return None
+    rows = run.curve()
+    if source == "last":
+        rows = rows[-last:]
     values = [r[metric] for r in rows if not np.isnan(r[metric])]
     if not values:
         return None
+    if source == "last":
+        return float(np.mean(values))
     return min(values) if LOWER_IS_BETTER[metric] else max(values)
 
 
+def describe_source(source: str, last: int) -> str:
+    return {"final": "final-policy evaluation (eval.json)",
+            "best": "best training episode (metrics.csv), as RESCO reported",
+            "last": f"mean of the last {last} training episodes (metrics.csv; actions sampled from the policy)"}[source]
+
+
 def ordered(names, preferred):
-    return [n for n in preferred if n in names] + sorted(n for n in names if n not in preferred)
+    """`preferred` names first, in that order; the rest in natural order (grid-4x4 before grid-12x12)."""
+    def natural(name):
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+    return [n for n in preferred if n in names] + sorted((n for n in names if n not in preferred), key=natural)
 
 
 @dataclass
 class Cell:
     values: list[float]
     statistic: str
+    over_budget: list[dict] = field(default_factory=list)  # done.json records of seeds stopped by the time budget
+
+    def over_budget_text(self) -> str:
+        rate = np.mean([o["seconds_per_episode"] for o in self.over_budget])
+        seeds = len(self.over_budget) + len(self.values)
+        return f"over budget ({len(self.over_budget)}/{seeds} seeds, {rate:.1f} s/episode)"
 
     @property
     def center(self) -> float:
@@ -99,18 +142,32 @@ class Cell:
         return bootstrap_ci(self.values, self.statistic)
 
 
-def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", source: str = "final"):
+def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", source: str = "final", last: int = 10):
+    """Cells keyed by (algorithm, scenario). A cell with any seed over its time budget shows no
+    value and is not ranked: its seeds did not all train for the same budget."""
     if metric not in LOWER_IS_BETTER:
         raise FmatError(f"unknown metric {metric!r}; choose one of {', '.join(LOWER_IS_BETTER)}")
+    if source not in SOURCES:
+        raise FmatError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     algorithms = ordered({r.algorithm for r in runs}, ALGORITHMS)
     scenarios = ordered({r.scenario for r in runs}, builtin_names())
     cells: dict[tuple[str, str], Cell] = {}
     for run in runs:
-        value = _value(run, metric, source)
-        if value is not None:
-            cells.setdefault((run.algorithm, run.scenario), Cell([], statistic)).values.append(value)
-    ranks = _mean_ranks(cells, algorithms, scenarios, LOWER_IS_BETTER[metric])
+        stopped = run.over_budget() if metric != "episode_seconds" else None
+        value = None if stopped else _value(run, metric, source, last)
+        if stopped is None and value is None:
+            continue
+        cell = cells.setdefault((run.algorithm, run.scenario), Cell([], statistic))
+        if stopped:
+            cell.over_budget.append(stopped)
+        else:
+            cell.values.append(value)
+    ranks = _mean_ranks(_comparable(cells), algorithms, scenarios, LOWER_IS_BETTER[metric])
     return algorithms, scenarios, cells, ranks
+
+
+def _comparable(cells: dict) -> dict:
+    return {key: cell for key, cell in cells.items() if not cell.over_budget}
 
 
 def _mean_ranks(cells, algorithms, scenarios, lower_better) -> dict[str, float]:
@@ -134,47 +191,65 @@ def _best(cells, algorithms, scenario, lower_better) -> str | None:
     return pick(present, key=lambda a: cells[(a, scenario)].center)
 
 
-def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean", source: str = "final") -> str:
-    algorithms, scenarios, cells, ranks = build(runs, metric, statistic, source)
+def cell_text(cell: Cell | None) -> str:
+    if cell is None:
+        return "missing"
+    if cell.over_budget:
+        return cell.over_budget_text()
+    low, high = cell.ci
+    return f"{cell.center:.1f} [{low:.1f}, {high:.1f}] ({len(cell.values)})"
+
+
+def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean", source: str = "final",
+           last: int = 10, with_resco: bool = False) -> str:
+    """The table; `with_resco` adds RESCO's published delays as rows of their own, labelled as theirs."""
+    if with_resco and metric != "delay":
+        raise FmatError(f"--with-resco: RESCO published average delay only, not {metric}; use --metric delay")
+    algorithms, scenarios, cells, ranks = build(runs, metric, statistic, source, last)
     lower = LOWER_IS_BETTER[metric]
     if fmt == "csv":
-        return _csv(algorithms, scenarios, cells, ranks, metric, statistic, source)
-    best = {s: _best(cells, algorithms, s, lower) for s in scenarios}
+        return _csv(algorithms, scenarios, cells, ranks, metric, statistic, source, with_resco)
+    comparable = _comparable(cells)
+    best = {s: _best(comparable, algorithms, s, lower) for s in scenarios}
     header = ["algorithm", *scenarios, "mean rank"]
     rows = []
     for a in algorithms:
         row = [a]
         for s in scenarios:
-            cell = cells.get((a, s))
-            if cell is None:
-                row.append("missing")
-                continue
-            low, high = cell.ci
-            text = f"{cell.center:.1f} [{low:.1f}, {high:.1f}] ({len(cell.values)})"
+            text = cell_text(cells.get((a, s)))
             row.append(_bold(text, fmt) if best[s] == a else text)
         row.append("n/a" if np.isnan(ranks[a]) else f"{ranks[a]:.2f}")
         rows.append(row)
+    if with_resco:
+        rows += resco_published.rows(scenarios)
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
-    what = "final-policy evaluation (eval.json)" if source == "final" else "best training episode (metrics.csv), as RESCO reported"
+    what = ("training wall-clock seconds per episode (metrics.csv), on the machine that ran it"
+            if metric == "episode_seconds" else describe_source(source, last))
     stat = "mean" if statistic == "mean" else "interquartile mean"
     hours = sum(r.compute_seconds() for r in runs) / 3600
     note = (f"{metric}{unit}, {'lower' if lower else 'higher'} is better. Source: {what}. Cells: {stat} over seeds "
             f"[95% percentile-bootstrap CI] (number of seeds); best per column in bold; mean rank over the scenarios an algorithm has. "
             f"{len(runs)} runs, {hours:.2f} h of training wall time in total.")
-    return _latex(header, rows, note) if fmt == "latex" else _markdown(header, rows, note)
+    budgets = sorted({o["time_budget_s"] for c in cells.values() for o in c.over_budget})
+    if budgets:
+        note += (" Over budget: the measured rate projected training past train.time_budget_s "
+                 f"({', '.join(f'{b:g}' for b in budgets)} s), so the run stopped early and is not ranked.")
+    if with_resco:
+        note += " " + resco_published.NOTE
+    return latex(header, rows, note) if fmt == "latex" else markdown(header, rows, note)
 
 
 def _bold(text: str, fmt: str) -> str:
     return f"\\textbf{{{text}}}" if fmt == "latex" else f"**{text}**"
 
 
-def _markdown(header, rows, note) -> str:
+def markdown(header, rows, note) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + f"\n\n{note}\n"
 
 
-def _latex(header, rows, note) -> str:
+def latex(header, rows, note) -> str:
     def esc(s):
         return s.replace("_", r"\_").replace("[", "{[}").replace("]", "{]}") if not s.startswith("\\textbf") else \
             "\\textbf{" + esc(s[8:-1]) + "}"
@@ -186,17 +261,25 @@ def _latex(header, rows, note) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _csv(algorithms, scenarios, cells, ranks, metric, statistic, source) -> str:
+def _csv(algorithms, scenarios, cells, ranks, metric, statistic, source, with_resco) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["algorithm", "scenario", "metric", "source", "statistic", "value", "ci_low", "ci_high", "seeds", "mean_rank"])
+    writer.writerow(["algorithm", "scenario", "metric", "source", "statistic", "value", "ci_low", "ci_high", "seeds", "mean_rank", "note"])
     for a in algorithms:
         for s in scenarios:
             cell = cells.get((a, s))
             if cell is None:
                 writer.writerow([a, s, metric, source, statistic, "missing", "", "", 0, f"{ranks[a]:.3f}"])
+            elif cell.over_budget:
+                writer.writerow([a, s, metric, source, statistic, "over budget", "", "", len(cell.values),
+                                 f"{ranks[a]:.3f}", cell.over_budget_text()])
             else:
                 low, high = cell.ci
                 writer.writerow([a, s, metric, source, statistic, f"{cell.center:.4f}", f"{low:.4f}", f"{high:.4f}",
                                  len(cell.values), f"{ranks[a]:.3f}"])
+    if with_resco:
+        for name, *values, _ in resco_published.rows(scenarios):
+            for s, value in zip(scenarios, values):
+                if value != "-":
+                    writer.writerow([name, s, metric, "resco_published", "", value, "", "", "", "", "RESCO's number, not fmat's"])
     return buf.getvalue()

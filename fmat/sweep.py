@@ -6,11 +6,13 @@ name, or a one-key mapping from the name to overrides for that algorithm's runs:
 
     algorithms: [fmat, {mat: {ppo: {clip: 0.1}}}, max_pressure]
 
-Everything is validated before anything runs.
+The optional key `transfer` lists scenarios on which every trained policy is then evaluated with no
+further training (a transfer study). Everything is validated before anything runs.
 """
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 
 from fmat.config import RunConfig, read_yaml, validate
@@ -18,7 +20,14 @@ from fmat.envs.scenarios import builtin_names, is_known
 from fmat.registry import ALGORITHMS, ConfigError
 
 SWEEP_KEYS = ("algorithms", "scenarios", "seeds")
+OPTIONAL_KEYS = ("transfer",)
 SHARED_KEYS = ("output_dir", "env", "train", "ppo", "evaluation")
+
+
+@dataclass
+class Sweep:
+    runs: list[RunConfig]
+    transfer: list[str]  # scenarios every trained policy is evaluated on after training
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -51,13 +60,13 @@ def _algorithm_entries(value, source: str) -> list[tuple[str, dict]]:
     return entries
 
 
-def _scenarios(value, source: str) -> list[str]:
+def _scenarios(value, source: str, key: str = "scenarios") -> list[str]:
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{source}: scenarios: expected a non-empty list of scenario names")
+        raise ConfigError(f"{source}: {key}: expected a non-empty list of scenario names")
     for i, name in enumerate(value):
         if not isinstance(name, str) or not is_known(name):
             raise ConfigError(
-                f"{source}: scenarios[{i}]: unknown scenario {name!r}; allowed: {', '.join(builtin_names())}, "
+                f"{source}: {key}[{i}]: unknown scenario {name!r}; allowed: {', '.join(builtin_names())}, "
                 "grid-RxC or a name added with `fmat scenario add`"
             )
     return list(value)
@@ -71,13 +80,14 @@ def _seeds(value, source: str) -> list[int]:
     raise ConfigError(f"{source}: seeds: expected a list of integers (e.g. [0, 1, 2]) or a count (e.g. 3)")
 
 
-def expand(data: dict, source: str) -> list[RunConfig]:
-    """All run configs of a sweep, validated."""
+def expand(data: dict, source: str) -> Sweep:
+    """All run configs of a sweep and its transfer targets, validated."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping with algorithms, scenarios and seeds")
+    allowed = SWEEP_KEYS + OPTIONAL_KEYS + SHARED_KEYS
     for key in data:
-        if key not in SWEEP_KEYS + SHARED_KEYS:
-            raise ConfigError(f"{source}: {key}: unknown key; allowed: {', '.join(SWEEP_KEYS + SHARED_KEYS)}")
+        if key not in allowed:
+            raise ConfigError(f"{source}: {key}: unknown key; allowed: {', '.join(allowed)}")
     for key in SWEEP_KEYS:
         if key not in data:
             raise ConfigError(f"{source}: {key}: missing; a sweep names {', '.join(SWEEP_KEYS)}")
@@ -95,9 +105,10 @@ def expand(data: dict, source: str) -> list[RunConfig]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{source}: algorithms/scenarios/seeds repeat a run: {duplicates[0]}")
-    return runs
+    transfer = _scenarios(data["transfer"], source, "transfer") if "transfer" in data else []
+    return Sweep(runs, transfer)
 
 
-def load_sweep(path: str | Path, overrides: list[str] = ()) -> list[RunConfig]:
+def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     path = Path(path)
     return expand(read_yaml(path, "experiment file", overrides), str(path))

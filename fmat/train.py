@@ -2,8 +2,13 @@
 
 The run directory holds the resolved config.yaml, a tensorboard log (tb/), metrics.csv (one row
 per training episode), checkpoint.pt (written atomically after every episode) and, at the end,
-eval.json from greedy evaluation and done.json (the budget reached and the compute used). `resume=True` continues from the checkpoint with no lost or
-repeated episode; with fixed seeds a resumed run gives the same metrics as an uninterrupted one.
+eval.json from greedy evaluation and done.json (the budget reached and the compute used).
+`resume=True` continues from the checkpoint with no lost or repeated episode; with fixed seeds a
+resumed run gives the same metrics as an uninterrupted one.
+
+With `train.time_budget_s`, a run whose measured seconds per episode project its training past the
+budget stops after the episode that shows it, skips evaluation, and records `over_budget` in
+done.json, so tables can say so instead of leaving the cell out.
 """
 from __future__ import annotations
 
@@ -34,6 +39,18 @@ def episode_budget(cfg: RunConfig, decisions_per_episode: int) -> int:
     if cfg.train.env_steps is None:
         return cfg.train.episodes
     return math.ceil(cfg.train.env_steps / decisions_per_episode)
+
+
+def over_budget(cfg: RunConfig, episode: int, budget: int, wall: float) -> dict | None:
+    """The over-budget record when training all `budget` episodes at the rate measured so far
+    (`wall` seconds for `episode` episodes) would pass train.time_budget_s; else None."""
+    limit = cfg.train.time_budget_s
+    if limit is None or episode == 0 or episode >= budget:
+        return None
+    rate = wall / episode
+    if rate * budget <= limit:
+        return None
+    return {"time_budget_s": limit, "seconds_per_episode": rate, "projected_seconds": rate * budget, "episodes": episode}
 
 
 def decisions_per_episode(scenario) -> int:
@@ -107,7 +124,7 @@ def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None]:
     if resume and ckpt_path.exists():
         saved = load_config(run_dir / "config.yaml")
         mine, theirs = cfg.model_dump(), saved.model_dump()
-        for budget_key in ("episodes", "env_steps"):
+        for budget_key in ("episodes", "env_steps", "time_budget_s"):
             mine["train"].pop(budget_key), theirs["train"].pop(budget_key)
         if mine != theirs:
             raise FmatError(f"{run_dir}/config.yaml differs from this config in more than the training budget; "
@@ -158,25 +175,32 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
             runner(cfg, budget, run_dir, state, log, bar)
     finally:
         log.close()
-    if cfg.evaluation.episodes:
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    done = {"episodes": ckpt["episode"], "env_steps": ckpt["env_steps"], "wall_seconds": ckpt["wall_seconds"]}
+    stopped = over_budget(cfg, ckpt["episode"], budget, ckpt["wall_seconds"])
+    if stopped:
+        done["over_budget"] = stopped
+    elif cfg.evaluation.episodes:
         from fmat.evaluate import evaluate
 
         result = evaluate(run_dir, episodes=cfg.evaluation.episodes)
         atomic.write_text(run_dir / "eval.json", _json(result))
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
-    atomic.write_text(run_dir / "done.json", _json({"episodes": ckpt["episode"], "env_steps": ckpt["env_steps"],
-                                                     "wall_seconds": ckpt["wall_seconds"]}))
+    atomic.write_text(run_dir / "done.json", _json(done))
     return run_dir
 
 
 def is_done(cfg: RunConfig) -> bool:
-    """Whether the run directory holds a finished run of this config's full budget."""
+    """Whether the run directory holds a finished run of this config's full budget, or one stopped
+    by the same time budget (a raised budget lets the run continue)."""
     import json
 
     marker = cfg.run_dir / "done.json"
     if not marker.is_file():
         return False
-    return json.loads(marker.read_text())["episodes"] >= episode_budget(cfg, decisions_per_episode(_scenario(cfg)))
+    done = json.loads(marker.read_text())
+    if "over_budget" in done:
+        return done["over_budget"]["time_budget_s"] == cfg.train.time_budget_s
+    return done["episodes"] >= episode_budget(cfg, decisions_per_episode(_scenario(cfg)))
 
 
 def _scenario(cfg: RunConfig):
@@ -200,7 +224,7 @@ def _run_controller(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunL
     episode = state["episode"] if state else 0
     env_steps, wall = (state["env_steps"], state["wall_seconds"]) if state else (0, 0.0)
     try:
-        while episode < budget:
+        while episode < budget and not over_budget(cfg, episode, budget, wall):
             start = time.perf_counter()
             seed = episode_seeds(cfg.seed, episode, 1)[0]
             controller = controller_cls(env, seed=seed)
@@ -241,7 +265,7 @@ def _train_learner(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunLo
         share = sharing_matrix(vec.graph, cfg.train.reward_sharing)
         layout = {"obs_dim": vec.obs_dim, "max_phases": vec.max_phases, "max_lanes": vec.max_lanes}
 
-        while episode < budget:
+        while episode < budget and not over_budget(cfg, episode, budget, wall):
             start = time.perf_counter()
             obs, _ = vec.reset(seed=episode_seeds(cfg.seed, episode, n_envs))
             returns = np.zeros(n_envs)

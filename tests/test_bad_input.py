@@ -129,3 +129,17 @@ def test_cli_reports_one_line_and_exit_2():
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "grid4x5" in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("perf", "policy", "--agents", "16", "--device", "tpu"), "--device 'tpu'"),
+        (("table", "/nonexistent/runs"), "/nonexistent/runs does not exist"),
+        (("evaluate", "/nonexistent/run", "--out", "x.json"), "not a run directory"),
+    ],
+)
+def test_cli_options_added_for_the_studies_fail_in_one_line(args, message):
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from fmat.bench import bench
+from fmat.envs.errors import FmatError
 from fmat.registry import ConfigError
 from fmat.report import collect, render
 from fmat.stats import bootstrap_ci, iqm
@@ -105,6 +107,7 @@ def test_two_sweeps_on_one_directory(tmp_path):
         ({"train": {"episodes": "many"}}, "train.episodes"),
         ({"seeds": "all"}, "seeds"),
         ({"algorithms": [{"mat": {"model": {"width": 3}}}]}, "model.width: unknown key for mat"),
+        ({"transfer": ["cologne3", "grid4"]}, "transfer[1]: unknown scenario 'grid4'"),
     ],
 )
 def test_bad_sweep_fails_before_any_run(tmp_path, change, message):
@@ -115,12 +118,18 @@ def test_bad_sweep_fails_before_any_run(tmp_path, change, message):
     assert not (tmp_path / "runs").exists()
 
 
-def fake_run(root: Path, algorithm, scenario, seed, delay):
+def fake_run(root: Path, algorithm, scenario, seed, delay, curve=None, done=True):
+    """A run directory as `fmat train` leaves it: training delays `curve` (default: delay + 5), then eval.json."""
     run = root / f"{scenario}__{algorithm}__s{seed}"
     run.mkdir(parents=True)
+    curve = curve or [delay + 5]
     (run / "config.yaml").write_text(yaml.safe_dump({"algorithm": algorithm, "scenario": scenario, "seed": seed}))
-    (run / "metrics.csv").write_text("episode,env_steps,wall_seconds,return,delay\n0,1,1,0,%s\n" % (delay + 5))
-    (run / "eval.json").write_text('{"mean": {"delay": %s}}' % delay)
+    (run / "metrics.csv").write_text("episode,env_steps,wall_seconds,return,delay\n" +
+                                     "".join(f"{i},{i + 1},{2 * (i + 1)},0,{d}\n" for i, d in enumerate(curve)))
+    if done:
+        (run / "eval.json").write_text('{"mean": {"delay": %s}, "evaluation": "final policy, greedy actions"}' % delay)
+        (run / "done.json").write_text(json.dumps({"episodes": len(curve)}))
+    return run
 
 
 def test_table_numbers_by_hand(tmp_path):
@@ -153,3 +162,82 @@ def test_iqm_and_bootstrap_by_hand():
     assert iqm([4, 1, 100, 2, 3, 3, 2, 0]) == pytest.approx(2.5)  # middle four of 0 1 2 2 3 3 4 100
     assert bootstrap_ci([7.0]) == (7.0, 7.0)
     assert bootstrap_ci([1.0, 2.0, 3.0]) == (1.0, 3.0)  # P(mean=1) = 1/27 > 2.5%, P(mean=3) = 1/27
+
+
+def test_table_last_episodes_unfinished_runs_and_seconds(tmp_path):
+    fake_run(tmp_path, "fmat", "grid4x4", 0, 10.0, curve=[90, 50, 30, 20])
+    fake_run(tmp_path, "fmat", "grid4x4", 1, 10.0, curve=[80, 60, 40, 40])
+    fake_run(tmp_path, "mat", "grid4x4", 0, 10.0, curve=[70, 1], done=False)  # still training
+    last = render(collect([str(tmp_path)]), source="last", last=2)
+    # seed 0: (30 + 20) / 2 = 25, seed 1: 40; an unfinished run gives no curve value
+    assert "**32.5 [25.0, 40.0] (2)**" in last and "| mat | missing |" in last
+    assert "mean of the last 2 training episodes" in last
+    best = render(collect([str(tmp_path)]), source="best")
+    assert "**30.0 [20.0, 40.0] (2)**" in best and "| mat | missing |" in best
+    seconds = render(collect([str(tmp_path)]), metric="episode_seconds")  # 2 s per episode in every fake run
+    assert "2.0 [2.0, 2.0] (2)" in seconds and "2.0 [2.0, 2.0] (1)" in seconds and "seconds per episode" in seconds
+
+
+def test_table_says_over_budget_with_the_rate(tmp_path):
+    fake_run(tmp_path, "fmat", "grid-16x16", 0, 50.0)
+    fake_run(tmp_path, "mappo", "grid-16x16", 0, 60.0)
+    for seed, rate in ((0, 100.0), (1, 120.0)):
+        run = fake_run(tmp_path, "mat", "grid-16x16", seed, 0.0)
+        (run / "eval.json").unlink()
+        (run / "done.json").write_text(json.dumps({"episodes": 1, "over_budget": {
+            "time_budget_s": 3600, "seconds_per_episode": rate, "projected_seconds": 30 * rate, "episodes": 1}}))
+    table = render(collect([str(tmp_path)]))
+    lines = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:5]}
+    assert lines["mat"] == ["over budget (2/2 seeds, 110.0 s/episode)", "n/a"]
+    assert lines["fmat"] == ["**50.0 [50.0, 50.0] (1)**", "1.00"] and lines["mappo"][1] == "2.00"
+    assert "train.time_budget_s (3600 s)" in table
+    assert "mat,grid-16x16,delay,final,mean,over budget" in render(collect([str(tmp_path)]), fmt="csv")
+    assert "| mat | 2.0 [2.0, 2.0] (2) |" in render(collect([str(tmp_path)]), metric="episode_seconds")
+
+
+def test_transfer_sweep_table_and_rerun(tmp_path):
+    from fmat import transfer_table
+
+    pad = {"begin": 25200, "end": 25300, "pad_phases": 4, "pad_lanes": 8}  # one layout fits cologne3 and cologne1
+    path = write_sweep(tmp_path, algorithms=["fmat", "mappo"], scenarios=["cologne3"], seeds=[0],
+                       env=pad, transfer=["cologne3", "cologne1"])
+    result = bench(str(path), workers=2, progress=False)
+    assert not result.failed and result.transfer.total == 1 and len(result.transfer.done) == 1, result.transfer
+    runs = tmp_path / "runs"
+    moved = json.loads((runs / "cologne3__fmat__s0" / "transfer" / "cologne1.json").read_text())
+    assert moved["scenario"] == "cologne1" and moved["trained_on"] == "cologne3" and moved["mean"]["delay"] > 0
+    assert not (runs / "cologne3__mappo__s0" / "transfer").exists()
+    again = bench(str(path), workers=2, progress=False)
+    assert again.transfer.skipped and not again.transfer.done
+
+    table = transfer_table.render(collect([str(runs)]))
+    lines = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:4]}
+    own = json.loads((runs / "cologne3__fmat__s0" / "eval.json").read_text())["mean"]["delay"]
+    assert table.splitlines()[0] == "| algorithm | trained on | own map | cologne1 |"
+    assert lines["fmat"] == ["cologne3", f"{own:.1f} [{own:.1f}, {own:.1f}] (1)",
+                             f"{moved['mean']['delay']:.1f} [{moved['mean']['delay']:.1f}, {moved['mean']['delay']:.1f}] (1)"]
+    assert lines["mappo"][2] == "not applicable" and "agent-id one-hot" in table
+    assert "mappo,cologne3,cologne1,delay,mean,not applicable" in transfer_table.render(collect([str(runs)]), fmt="csv")
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("experiments/*.yaml")), ids=lambda p: p.name)
+def test_shipped_experiment_files_are_valid(path):
+    from fmat.config import load_config
+    from fmat.sweep import load_sweep
+
+    data = yaml.safe_load(path.read_text())
+    if "algorithms" in data:
+        assert load_sweep(path).runs
+    else:
+        assert load_config(path).algorithm
+
+
+def test_table_with_resco_published_rows(tmp_path):
+    fake_run(tmp_path, "fmat", "grid4x4", 0, 10.0)
+    fake_run(tmp_path, "fmat", "cologne1", 0, 50.0)
+    table = render(collect([str(tmp_path)]), with_resco=True)
+    # RESCO's own figures for these two maps, in the table's column order, never bold or ranked
+    assert "| IDQN (RESCO, theirs, 100 ep) | 32.9 | 26.1 | - |" in table
+    assert "| Greedy (RESCO, theirs) | 34.3 | 27.8 | - |" in table and "SUMO 1.9" in table
+    with pytest.raises(FmatError, match="delay only"):
+        render(collect([str(tmp_path)]), metric="queue", with_resco=True)

@@ -95,3 +95,22 @@ def test_sampled_evaluation_is_reproducible(tmp_path):
     assert first["evaluation"] == "final policy, sampled actions"
     assert evaluate(run_dir, greedy=False)["mean"] == first["mean"]
     assert evaluate(run_dir)["evaluation"] == "final policy, greedy actions"
+
+
+def test_time_budget_stops_early_then_a_raised_budget_continues(tmp_path):
+    from fmat.train import is_done
+
+    tight = config(tmp_path, "max_pressure", "cologne3", episodes=3, time_budget_s=1e-6)
+    run_dir = train(tight, progress=False)
+    done = json.loads((run_dir / "done.json").read_text())
+    assert done["episodes"] == 1 and not (run_dir / "eval.json").exists()  # stopped after the episode that showed it
+    stopped = done["over_budget"]
+    assert stopped["time_budget_s"] == 1e-6 and stopped["seconds_per_episode"] > 0
+    assert stopped["projected_seconds"] == pytest.approx(3 * stopped["seconds_per_episode"])
+    assert is_done(tight)  # a rerun under the same budget does no work
+    roomy = config(tmp_path, "max_pressure", "cologne3", episodes=3, time_budget_s=1e6)
+    assert not is_done(roomy)
+    train(roomy, resume=True, progress=False)
+    done = json.loads((run_dir / "done.json").read_text())
+    assert done["episodes"] == 3 and "over_budget" not in done and (run_dir / "eval.json").is_file()
+    assert [r["episode"] for r in read_rows(run_dir)] == ["0", "1", "2"]

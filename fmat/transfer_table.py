@@ -1,0 +1,100 @@
+"""`fmat table --transfer`: policies trained on one map, evaluated on others with no further training.
+
+One row per algorithm and training map. The first column is the policy on its own map
+(eval.json); the others are RUN/transfer/SCENARIO.json, written by `fmat bench` for an experiment
+file with a `transfer` list, with the same evaluation settings. A cell is the mean over seeds with a
+95% bootstrap confidence interval and the number of seeds. An algorithm whose weights depend on the
+number of agents shows "not applicable" off its own map, and the note says why.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from fmat.envs.errors import FmatError
+from fmat.envs.scenarios import builtin_names
+from fmat.evaluate import transfer_blocker
+from fmat.registry import ALGORITHMS, LEARNERS
+from fmat.report import LOWER_IS_BETTER, UNITS, Cell, Run, cell_text, latex, markdown, ordered
+
+OWN = "own map"
+
+
+def _values(run: Run, metric: str) -> dict[str, float]:
+    """Target scenario -> the run's metric there (its own map from eval.json)."""
+    out = {}
+    final = run.final()
+    if final and metric in final:
+        out[run.scenario] = float(final[metric])
+    for path in sorted((run.path / "transfer").glob("*.json")):
+        mean = json.loads(path.read_text())["mean"]
+        if metric in mean:
+            out[path.stem] = float(mean[metric])
+    return out
+
+
+def _evaluations(runs: list[Run]) -> list[str]:
+    return sorted({json.loads((r.path / "eval.json").read_text())["evaluation"] for r in runs if (r.path / "eval.json").is_file()})
+
+
+def build(runs: list[Run], metric: str, statistic: str):
+    """Rows (algorithm, training map), target columns, and cells keyed by (algorithm, training map, target)."""
+    if metric not in LOWER_IS_BETTER or metric == "episode_seconds":
+        raise FmatError(f"unknown metric {metric!r} for a transfer table; choose one of "
+                        f"{', '.join(m for m in LOWER_IS_BETTER if m != 'episode_seconds')}")
+    runs = [r for r in runs if r.algorithm in LEARNERS]
+    if not runs:
+        raise FmatError("no trained policies (f-MAT, MAT, MAPPO, IPPO) among the runs; a transfer table needs learners")
+    cells: dict[tuple[str, str, str], Cell] = {}
+    for run in runs:
+        for target, value in _values(run, metric).items():
+            cells.setdefault((run.algorithm, run.scenario, target), Cell([], statistic)).values.append(value)
+    trained_on = ordered({r.scenario for r in runs}, builtin_names())
+    rows = [(a, s) for a in ordered({r.algorithm for r in runs}, ALGORITHMS) for s in trained_on
+            if any(r.algorithm == a and r.scenario == s for r in runs)]
+    targets = ordered({t for (_, s, t) in cells if t != s}, builtin_names())
+    return rows, targets, cells
+
+
+def _text(cells, algorithm: str, trained_on: str, target: str) -> str:
+    if target == trained_on:
+        return "—"
+    if transfer_blocker(algorithm):
+        return "not applicable"
+    return cell_text(cells.get((algorithm, trained_on, target)))
+
+
+def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean") -> str:
+    rows, targets, cells = build(runs, metric, statistic)
+    if fmt == "csv":
+        return _csv(rows, targets, cells, metric, statistic)
+    header = ["algorithm", "trained on", OWN, *targets]
+    table = [[a, s, cell_text(cells.get((a, s, s))), *(_text(cells, a, s, t) for t in targets)] for a, s in rows]
+    unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
+    stat = "mean" if statistic == "mean" else "interquartile mean"
+    blockers = sorted({transfer_blocker(a) for a, _ in rows if transfer_blocker(a)})
+    note = (f"{metric}{unit}, {'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better. Each policy is evaluated "
+            f"with no further training ({'; '.join(_evaluations(runs)) or 'no evaluations yet'}); '{OWN}' is the same "
+            f"policy on the map it was trained on, and '—' marks that map among the targets. Cells: {stat} over seeds "
+            "[95% percentile-bootstrap CI] (number of seeds).")
+    if blockers:
+        note += " Not applicable: " + "; ".join(blockers) + "."
+    return latex(header, table, note) if fmt == "latex" else markdown(header, table, note)
+
+
+def _csv(rows, targets, cells, metric, statistic) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["algorithm", "trained_on", "scenario", "metric", "statistic", "value", "ci_low", "ci_high", "seeds"])
+    for a, s in rows:
+        for target in [s, *targets]:
+            cell = cells.get((a, s, target))
+            if target != s and transfer_blocker(a):
+                writer.writerow([a, s, target, metric, statistic, "not applicable", "", "", 0])
+            elif cell is None:
+                writer.writerow([a, s, target, metric, statistic, "missing", "", "", 0])
+            else:
+                low, high = cell.ci
+                writer.writerow([a, s, target, metric, statistic, f"{cell.center:.4f}", f"{low:.4f}", f"{high:.4f}", len(cell.values)])
+    return buf.getvalue()
