@@ -66,35 +66,40 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     rows = math.ceil(len(scenarios) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(max(5.0, 4.2 * cols), 3.4 * rows), squeeze=False)
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
+    legend = {}  # label -> handle, one shared legend for the figure
     for ax, scenario in zip(axes.flat, scenarios):
+        seeds = []
         for algorithm in ordered({r.algorithm for r in runs if r.scenario == scenario}, ALGORITHMS):
             curves = _curves([r for r in runs if r.scenario == scenario and r.algorithm == algorithm], metric, x)
             if not curves:
                 continue
-            colour, label = COLOURS.get(algorithm), f"{LABELS.get(algorithm, algorithm)} (n={len(curves)})"
+            colour, label = COLOURS.get(algorithm), LABELS.get(algorithm, algorithm)
+            seeds.append(f"{label} {len(curves)}")
             if algorithm in CONTROLLERS and x == "episodes":
                 # controllers do not learn: a dashed level (mean of each seed's episodes) with its band
                 per_seed = np.array([[np.nanmean(c[1])] for c in curves])
                 level, low, high = bootstrap_band(per_seed)
-                ax.axhline(level[0], color=colour, ls="--", lw=1.2, label=label)
+                legend[label] = ax.axhline(level[0], color=colour, ls="--", lw=1.2)
                 ax.axhspan(low[0], high[0], color=colour, alpha=0.12, lw=0)
                 continue
             xs, ys = _on_grid(curves)
             mean, low, high = bootstrap_band(ys)
-            ax.plot(xs, mean, color=colour, label=label, lw=1.6,
-                    marker="o" if len(xs) < 15 else None, ms=3)
+            legend[label], = ax.plot(xs, mean, color=colour, lw=1.6, marker="o" if len(xs) < 15 else None, ms=3)
             ax.fill_between(xs, low, high, color=colour, alpha=0.2, lw=0)
+        ax.text(0.01, 0.01, "seeds: " + ", ".join(seeds), transform=ax.transAxes, fontsize=6, color="0.35", va="bottom")
         ax.set_title(scenario)
         ax.set_xlabel(X_AXES[x][1])
         ax.set_ylabel(f"{metric.replace('_', ' ')}{unit}")
         if log_y:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, frameon=False)
     for ax in list(axes.flat)[len(scenarios):]:
         ax.axis("off")
-    fig.suptitle("mean over seeds, shaded: 95% bootstrap band", fontsize=9)
-    fig.tight_layout()
+    order = [LABELS.get(a, a) for a in ALGORITHMS if LABELS.get(a, a) in legend]
+    fig.legend([legend[k] for k in order], order, loc="lower center", ncol=len(order), frameon=False, fontsize=8)
+    fig.suptitle("mean over seeds, shaded: 95% bootstrap band; dashed: controllers that do not learn (mean of their episodes)",
+                 fontsize=9)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     fig.savefig(tmp, dpi=150)
