@@ -8,7 +8,7 @@ import numpy as np
 from fmat.envs import get_scenario
 from fmat.envs.errors import FmatError
 from fmat.envs.graph import AgentGraph, build_graph
-from fmat.envs.network import read_network
+from fmat.envs.network import VEHICLE_SPACE_M, read_network
 
 
 def components(graph: AgentGraph) -> list[list[int]]:
@@ -50,7 +50,25 @@ def report(name: str) -> tuple[str, list[str]]:
     warnings += [f"signal {s.id} has a single green phase: its only action is to keep it" for s in network.signals if s.n_phases == 1]
     if len(parts) > 1:
         warnings.append(f"the agent graph has {len(parts)} disconnected components (sizes {sorted(map(len, parts), reverse=True)})")
+    warnings += _short_lane_warnings(network)
     return "\n".join(lines), warnings
+
+
+SHORT_LANE_VEHICLES = 3
+
+
+def _short_lane_warnings(network) -> list[str]:
+    """Incoming lanes too short to hold a queue: vehicles wait upstream, on lanes no signal controls,
+    where observations, rewards and the classical controllers do not see them."""
+    out = []
+    for signal in network.signals:
+        short = np.flatnonzero(signal.in_capacity < SHORT_LANE_VEHICLES)
+        if len(short):
+            shortest = min(short, key=lambda i: signal.in_capacity[i])
+            out.append(f"signal {signal.id}: {len(short)} of {len(signal.in_lanes)} incoming lanes hold fewer than "
+                       f"{SHORT_LANE_VEHICLES} vehicles of {VEHICLE_SPACE_M:g} m (shortest {signal.in_lanes[shortest]}: room for "
+                       f"{signal.in_capacity[shortest]:.1f}); queues behind them are not observed")
+    return out
 
 
 def draw(name: str, out: str, factors: str | None = None) -> dict:

@@ -150,3 +150,14 @@ def test_show_draws_every_signal(tmp_path):
     assert "degree min 2, mean 2.67, max 4" in proc.stdout
     description = Image.open(out).text["Description"]
     assert "'nodes': 9" in description and "'links': 12" in description and "'factors': 4" in description
+
+
+def test_show_warns_about_incoming_lanes_too_short_to_hold_a_queue():
+    from fmat.scenario_show import report
+
+    _, warnings = report("ingolstadt7")
+    short = [w for w in warnings if "queues behind them are not observed" in w]
+    # gneJ143's approach from 10425609#1 has 1 m lanes: its queue waits on 10425609#0, unobserved
+    assert len(short) == 7 and any(w.startswith("signal gneJ143: 3 of 9 incoming lanes") for w in short)
+    _, warnings = report("grid4x4")
+    assert not any("queues behind them" in w for w in warnings)
