@@ -14,6 +14,10 @@ import numpy as np
 from .errors import NoTrafficLightsError, ScenarioFileError
 
 VEHICLE_SPACE_M = 7.5  # one vehicle's length plus the gap SUMO keeps behind it, for lane capacity
+# An incoming lane that holds fewer vehicles than this is observed together with the lanes that feed
+# it through junctions without signals: otherwise its queue waits where no observation, reward or
+# controller sees it (e.g. ingolstadt7's 1 m lanes into gneJ143). RESCO extends such lanes by hand.
+MIN_OBSERVED_VEHICLES = 3
 
 
 @dataclass
@@ -25,13 +29,16 @@ class SignalSpec:
     position: tuple[float, float]
     in_lanes: list[str]
     out_lanes: list[str]
-    in_capacity: np.ndarray  # vehicles that fit on each incoming lane
+    in_capacity: np.ndarray  # vehicles that fit on each incoming lane, with its upstream lanes
     green_phases: list[str]  # RYG states, one per action
     programme: list[tuple[float, str]]  # the net's own (duration, state) cycle
     programme_green: list[int]  # green phase index shown during each programme phase
     all_red: float  # seconds of all-red the programme puts between greens (0 if none)
     phase_movements: list[list[tuple[int, int]]] = field(default_factory=list)
     """For each green phase, the (in_lane, out_lane) index pairs it lets through (max-pressure)."""
+    in_upstream: list[list[str]] = field(default_factory=list)
+    """For each incoming lane, the lanes upstream of it whose vehicles count as its own (empty for
+    lanes long enough to hold MIN_OBSERVED_VEHICLES)."""
 
     @property
     def n_phases(self) -> int:
@@ -112,12 +119,17 @@ def _signal_from_tls(tls) -> SignalSpec | None:
     in_lanes: list[str] = []
     out_lanes: list[str] = []
     in_capacity: list[float] = []
+    in_upstream: list[list[str]] = []
+    own = {c[0].getID() for c in connections}
     link_pairs: dict[int, tuple[int, int]] = {}
     junctions: list[str] = []
     for in_lane, out_lane, link_index in connections:
         if in_lane.getID() not in in_lanes:
+            upstream = _upstream_lanes(in_lane, own)
             in_lanes.append(in_lane.getID())
-            in_capacity.append(max(1.0, in_lane.getLength() / VEHICLE_SPACE_M))
+            in_upstream.append([lane.getID() for lane in upstream])
+            length = in_lane.getLength() + sum(lane.getLength() for lane in upstream)
+            in_capacity.append(max(1.0, length / VEHICLE_SPACE_M))
         if out_lane.getID() not in out_lanes:
             out_lanes.append(out_lane.getID())
         link_pairs[link_index] = (in_lanes.index(in_lane.getID()), out_lanes.index(out_lane.getID()))
@@ -144,7 +156,30 @@ def _signal_from_tls(tls) -> SignalSpec | None:
         programme_green=programme_green,
         all_red=all_red,
         phase_movements=movements,
+        in_upstream=in_upstream,
     )
+
+
+def _upstream_lanes(lane, own: set[str]) -> list:
+    """The lanes feeding a short incoming lane through junctions without signals, nearest first,
+    until together they hold MIN_OBSERVED_VEHICLES; none for a lane long enough on its own.
+    Lanes of the signal itself (`own`) and U-turns out of the signal's junction are not followed."""
+    signal_node = lane.getEdge().getToNode()
+    chain, frontier, seen = [], [lane], set(own)
+    length = lane.getLength()
+    while frontier and length < MIN_OBSERVED_VEHICLES * VEHICLE_SPACE_M:
+        feeding = []
+        for current in frontier:
+            if current.getEdge().getFromNode().getType().startswith("traffic_light"):
+                continue  # fed by another signal: its queue is that signal's outgoing traffic
+            for source in current.getIncoming():
+                if source.getID() not in seen and source.getEdge().getFromNode() is not signal_node:
+                    seen.add(source.getID())
+                    feeding.append(source)
+        chain += feeding
+        length += sum(source.getLength() for source in feeding)
+        frontier = feeding
+    return chain
 
 
 def _nodes_of(tls, junction_ids):

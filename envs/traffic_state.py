@@ -34,10 +34,13 @@ class TrafficState:
 
 
 class LaneLayout:
-    """Maps the scenario's lanes onto padded per-agent arrays."""
+    """Maps the scenario's lanes onto padded per-agent arrays. An incoming lane's readings are the
+    sums over it and its upstream lanes (`SignalSpec.in_upstream`)."""
 
     def __init__(self, signals: list[SignalSpec], min_lanes: int = 0):
-        self.lanes: list[str] = sorted({l for s in signals for l in s.in_lanes + s.out_lanes})
+        upstream = [s.in_upstream or [[] for _ in s.in_lanes] for s in signals]
+        self.lanes: list[str] = sorted({l for s, up in zip(signals, upstream)
+                                        for l in s.in_lanes + s.out_lanes + [u for chain in up for u in chain]})
         position = {lane: i for i, lane in enumerate(self.lanes)}
         pad = len(self.lanes)  # index of an always-zero slot
 
@@ -48,7 +51,14 @@ class LaneLayout:
                 out[i, : len(lanes)] = [position[l] for l in lanes]
             return out
 
+        chains = [[[lane, *chain] for lane, chain in zip(s.in_lanes, up)] for s, up in zip(signals, upstream)]
+        depth = max(len(c) for agent in chains for c in agent)
         self.in_index = table([s.in_lanes for s in signals], min_lanes)
+        # [n_agents, max_lanes, depth]: each incoming lane, then its upstream lanes, padded
+        self.in_chain = np.full((*self.in_index.shape, depth), pad, dtype=np.int64)
+        for i, agent in enumerate(chains):
+            for j, chain in enumerate(agent):
+                self.in_chain[i, j, : len(chain)] = [position[l] for l in chain]
         self.out_index = table([s.out_lanes for s in signals])
         self.in_mask = self.in_index != pad
         self.out_mask = self.out_index != pad
@@ -59,7 +69,7 @@ class LaneLayout:
     def state(self, time: float, lane_values: np.ndarray, phase, green_time) -> TrafficState:
         """Build the padded state from [n_lanes, 3] (vehicles, halting, waiting) in `self.lanes` order."""
         padded = np.concatenate([lane_values, np.zeros((1, 3), lane_values.dtype)])
-        inside, outside = padded[self.in_index], padded[self.out_index]
+        inside, outside = padded[self.in_chain].sum(axis=2), padded[self.out_index]
         return TrafficState(
             time=time,
             in_vehicles=inside[..., 0],

@@ -8,7 +8,7 @@ import numpy as np
 from fmat.envs import get_scenario
 from fmat.envs.errors import FmatError
 from fmat.envs.graph import AgentGraph, build_graph
-from fmat.envs.network import VEHICLE_SPACE_M, read_network
+from fmat.envs.network import MIN_OBSERVED_VEHICLES, VEHICLE_SPACE_M, read_network
 
 
 def components(graph: AgentGraph) -> list[list[int]]:
@@ -54,20 +54,22 @@ def report(name: str) -> tuple[str, list[str]]:
     return "\n".join(lines), warnings
 
 
-SHORT_LANE_VEHICLES = 3
+SHORT_LANE_VEHICLES = MIN_OBSERVED_VEHICLES
 
 
 def _short_lane_warnings(network) -> list[str]:
-    """Incoming lanes too short to hold a queue: vehicles wait upstream, on lanes no signal controls,
-    where observations, rewards and the classical controllers do not see them."""
+    """Incoming lanes too short to hold a queue even with the lanes feeding them through junctions
+    without signals (envs.network extends short lanes that way): a longer queue waits where
+    observations, rewards and the classical controllers do not see it."""
     out = []
     for signal in network.signals:
         short = np.flatnonzero(signal.in_capacity < SHORT_LANE_VEHICLES)
         if len(short):
             shortest = min(short, key=lambda i: signal.in_capacity[i])
             out.append(f"signal {signal.id}: {len(short)} of {len(signal.in_lanes)} incoming lanes hold fewer than "
-                       f"{SHORT_LANE_VEHICLES} vehicles of {VEHICLE_SPACE_M:g} m (shortest {signal.in_lanes[shortest]}: room for "
-                       f"{signal.in_capacity[shortest]:.1f}); queues behind them are not observed")
+                       f"{SHORT_LANE_VEHICLES} vehicles of {VEHICLE_SPACE_M:g} m even with the lanes feeding them "
+                       f"(shortest {signal.in_lanes[shortest]}: room for {signal.in_capacity[shortest]:.1f}); "
+                       "longer queues are not observed")
     return out
 
 

@@ -37,3 +37,18 @@ def test_cologne8_padding_and_masks():
     with pytest.raises(InvalidOptionError, match="invalid"):
         env.step(bad)
     env.close()
+
+
+def test_a_short_lane_reads_the_sum_of_itself_and_its_upstream_lanes():
+    from fmat.envs.network import SignalSpec
+    from fmat.envs.traffic_state import LaneLayout
+
+    spec = SignalSpec(id="s", junctions=["s"], position=(0.0, 0.0), in_lanes=["short", "long"], out_lanes=["out"],
+                      in_capacity=np.array([6.0, 9.0], np.float32), green_phases=["G"], programme=[(30.0, "G")],
+                      programme_green=[0], all_red=0.0, in_upstream=[["feeder"], []])
+    layout = LaneLayout([spec])
+    assert layout.lanes == ["feeder", "long", "out", "short"]
+    values = np.array([[4, 3, 30], [2, 1, 5], [1, 0, 0], [1, 1, 10]], np.float32)  # vehicles, halting, waiting
+    state = layout.state(0.0, values, np.zeros(1, int), np.zeros(1))
+    assert state.in_vehicles.tolist() == [[5, 2]] and state.in_halting.tolist() == [[4, 1]]
+    assert state.in_waiting.tolist() == [[40, 5]] and state.out_vehicles.tolist() == [[1]]

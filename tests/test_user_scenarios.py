@@ -152,12 +152,19 @@ def test_show_draws_every_signal(tmp_path):
     assert "'nodes': 9" in description and "'links': 12" in description and "'factors': 4" in description
 
 
-def test_show_warns_about_incoming_lanes_too_short_to_hold_a_queue():
+def test_short_incoming_lanes_are_observed_with_the_lanes_feeding_them():
+    from fmat.envs.network import read_network
     from fmat.scenario_show import report
 
+    # gneJ143's approach on ingolstadt7 has 1 m lanes; its queue waits on 10425609#0 (44 m), which
+    # no signal controls. RESCO's signal config maps the same lanes by hand.
+    signal = next(s for s in read_network(get_scenario("ingolstadt7").net).signals if s.id == "gneJ143")
+    lane = signal.in_lanes.index("10425609#1_1")
+    assert signal.in_upstream[lane] == ["10425609#0_1"] and signal.in_capacity[lane] > 5
+    assert not any(signal.in_upstream[i] for i, l in enumerate(signal.in_lanes) if l.startswith("124812857#0"))  # 143 m
+    assert all(not up for s in read_network(get_scenario("grid4x4").net).signals for up in s.in_upstream)
     _, warnings = report("ingolstadt7")
-    short = [w for w in warnings if "queues behind them are not observed" in w]
-    # gneJ143's approach from 10425609#1 has 1 m lanes: its queue waits on 10425609#0, unobserved
-    assert len(short) == 7 and any(w.startswith("signal gneJ143: 3 of 9 incoming lanes") for w in short)
-    _, warnings = report("grid4x4")
-    assert not any("queues behind them" in w for w in warnings)
+    assert not any("longer queues are not observed" in w for w in warnings)
+    _, warnings = report("ingolstadt21")  # 4 signals have lanes fed straight from another signal
+    short = [w for w in warnings if "longer queues are not observed" in w]
+    assert len(short) == 4 and short[0].startswith("signal 243641585: 2 of 6 incoming lanes")
