@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ScenarioFileError
+
 _TRACI_LABELS = itertools.count()
 _VEHICLES, _HALTING, _WAITING = 0x10, 0x14, 0x7A  # traci.constants ids, for subscriptions
-_libsumo_owner: object | None = None
 
 
 def sumo_home() -> str:
@@ -56,7 +57,14 @@ def run_tool(args: list[str], what: str) -> subprocess.CompletedProcess:
 
 
 class Simulation:
-    """One running SUMO simulation, through libsumo (fast, one per process) or TraCI (a socket).
+    """One running SUMO simulation, through libsumo (fast) or TraCI (a socket to a `sumo` process).
+
+    libsumo runs in a child process forked for this simulation alone. A second libsumo simulation
+    in a process that already ran one can differ from a fresh one with the same seed, and the
+    difference varied with Python's hash seed (something SUMO keeps between simulations, or the
+    memory state it starts in). A fresh child per simulation makes every episode depend only on
+    its inputs, like the `sumo` process TraCI starts; it also lets one Python process hold
+    several libsumo simulations.
 
     `conn` exposes the TraCI domain API (`conn.lane`, `conn.trafficlight`, `conn.simulation`) for
     both backends, so callers never branch on the backend.
@@ -69,17 +77,7 @@ class Simulation:
         self.backend = backend
         program = binary("sumo-gui" if gui else "sumo")
         if backend == "libsumo":
-            global _libsumo_owner
-            if _libsumo_owner is not None:
-                raise RuntimeError(
-                    "libsumo runs one simulation per process and another fmat environment holds it; "
-                    "close that environment first, use backend='traci', or use fmat.envs.make_vector_env"
-                )
-            import libsumo
-
-            libsumo.start([program, *sumo_args])
-            _libsumo_owner = self
-            self.conn: Any = libsumo
+            self.conn: Any = _LibsumoChild([program, *sumo_args])
         elif backend == "traci":
             import traci
 
@@ -90,43 +88,169 @@ class Simulation:
             raise ValueError(f"backend must be 'libsumo' or 'traci', not {backend!r}")
         self.closed = False
         self._lanes: list[str] = []
+        self._signals: list[str] = []
 
-    def watch_lanes(self, lanes: list[str]) -> None:
-        """Choose the lanes that `lane_values` reads."""
-        self._lanes = list(lanes)
+    def watch(self, lanes: list[str], signals: list[str] = ()) -> None:
+        """Choose the lanes, and the signals whose programme phase, `read` returns."""
+        self._lanes, self._signals = list(lanes), list(signals)
         if self.backend == "traci":  # one socket round trip per step instead of three per lane
             for lane in self._lanes:
                 self.conn.lane.subscribe(lane, [_VEHICLES, _HALTING, _WAITING])
-
-    def lane_values(self) -> np.ndarray:
-        """[n_lanes, 3] float32: vehicles, halting vehicles, summed waiting time (s) on each watched lane."""
-        lane = self.conn.lane
-        if self.backend == "traci":
-            res = lane.getAllSubscriptionResults()
-            rows = [(r[_VEHICLES], r[_HALTING], r[_WAITING]) for r in map(res.__getitem__, self._lanes)]
         else:
-            # libsumo's direct getters cost less than its subscriptions, and calling the compiled
-            # functions skips a Python wrapper per call: together half of fmat's per-step overhead.
-            raw = getattr(self.conn, "_libsumo", None)
-            vehicles = getattr(raw, "lane_getLastStepVehicleNumber", lane.getLastStepVehicleNumber)
-            halting = getattr(raw, "lane_getLastStepHaltingNumber", lane.getLastStepHaltingNumber)
-            waiting = getattr(raw, "lane_getWaitingTime", lane.getWaitingTime)
-            lanes = self._lanes
-            return np.array(
-                [list(map(vehicles, lanes)), list(map(halting, lanes)), list(map(waiting, lanes))], dtype=np.float32
-            ).T.reshape(-1, 3)
-        return np.array(rows, dtype=np.float32).reshape(-1, 3)
+            self.conn.request("watch", self._lanes, self._signals)
+
+    def read(self) -> tuple[np.ndarray, list[int]]:
+        """([n_lanes, 3] float32 of vehicles, halting vehicles and summed waiting time (s) on each
+        watched lane, the programme phase index of each watched signal); one round trip."""
+        if self.backend == "libsumo":
+            return self.conn.request("read")
+        res = self.conn.lane.getAllSubscriptionResults()
+        rows = [(r[_VEHICLES], r[_HALTING], r[_WAITING]) for r in map(res.__getitem__, self._lanes)]
+        phases = [self.conn.trafficlight.getPhase(s) for s in self._signals]
+        return np.array(rows, dtype=np.float32).reshape(-1, 3), phases
 
     def close(self) -> None:
         """End the simulation; SUMO writes its output files (tripinfo, statistics) now."""
         if self.closed:
             return
         self.closed = True
-        if self.backend == "libsumo":
-            global _libsumo_owner
+        self.conn.close()
+
+
+class _LibsumoChild:
+    """libsumo in a forked child process, driven through a pipe.
+
+    Attribute access mirrors libsumo (`conn.trafficlight.setRedYellowGreenState(...)`). Calls whose
+    name starts with "get" wait for their result; the others (setters, simulationStep) are sent
+    without waiting, and an error they raise is reported by the next call that waits, so a decision
+    step costs one or two round trips however many signals change.
+    """
+
+    def __init__(self, args: list[str]):
+        import multiprocessing as mp
+
+        self._pipe, child_end = mp.Pipe()
+        self._pid = os.fork()
+        if self._pid == 0:  # the child: serve until closed, never return into the caller's code
+            code = 0
             try:
-                self.conn.close()
+                self._pipe.close()
+                _serve_libsumo(args, child_end)
+            except BaseException:
+                code = 1
             finally:
-                _libsumo_owner = None
-        else:
-            self.conn.close()
+                os._exit(code)
+        child_end.close()
+        self._closed = False
+        try:
+            self.request("started")
+        except RuntimeError as exc:
+            self.close()
+            raise ScenarioFileError(f"{exc} (check the network and route files with SUMO's own `sumo -n NET -r ROUTES`)") from None
+
+    def __getattr__(self, name: str):
+        return _Domain(self, name)
+
+    def request(self, op: str, *payload, wait: bool = True):
+        try:
+            self._pipe.send((op, payload, wait))
+            if not wait:
+                return None
+            ok, result = self._pipe.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self._reap()
+            raise RuntimeError("the libsumo simulation process exited unexpectedly (SUMO crashed)") from None
+        if not ok:
+            raise RuntimeError(result)
+        return result
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.request("close")
+        finally:
+            self._pipe.close()
+            self._reap()
+
+    def _reap(self) -> None:
+        self._closed = True
+        try:
+            os.waitpid(self._pid, 0)
+        except ChildProcessError:
+            pass
+
+
+class _Domain:
+    """`conn.trafficlight` etc. of a _LibsumoChild; `conn.simulationStep` is a top-level call."""
+
+    def __init__(self, child: _LibsumoChild, name: str):
+        self._child, self._name = child, name
+
+    def __getattr__(self, method: str):
+        child, domain = self._child, self._name
+        return lambda *args: child.request("call", domain, method, args, wait=method.startswith("get"))
+
+    def __call__(self, *args):
+        return self._child.request("call", None, self._name, args, wait=self._name.startswith("get"))
+
+
+def _serve_libsumo(args: list[str], pipe) -> None:
+    """The child's loop: run requests against libsumo until "close" or the parent goes away."""
+    import libsumo
+
+    watched: tuple[list[str], list[str]] = ([], [])  # lanes, signals
+    started, error = False, None  # error: from a start or a call nobody waited for
+    try:
+        libsumo.start(args)
+        started = True
+    except Exception as exc:  # noqa: BLE001  (SUMO's own message goes back to the caller)
+        error = f"SUMO did not start: {exc}"
+    while True:
+        try:
+            op, payload, wait = pipe.recv()
+        except EOFError:
+            break
+        if op == "close":
+            try:
+                if started:
+                    libsumo.close()
+            except Exception as exc:  # noqa: BLE001
+                error = f"libsumo close failed: {exc}"
+            pipe.send((True, None))  # the simulation is over either way
+            break
+        result = None
+        if error is None:
+            try:
+                result = _run_request(libsumo, op, payload, watched)
+                if op == "watch":
+                    watched = payload
+            except Exception as exc:  # noqa: BLE001
+                error = f"libsumo {payload[1] if op == 'call' else op} failed: {exc}"
+        if wait:
+            pipe.send((True, result) if error is None else (False, error))
+            if started:  # a failed start stays failed; a failed call is reported once
+                error = None
+
+
+def _run_request(libsumo, op: str, payload: tuple, watched: tuple[list[str], list[str]]):
+    if op == "call":
+        domain, method, call_args = payload
+        return getattr(getattr(libsumo, domain) if domain else libsumo, method)(*call_args)
+    if op == "read":
+        lanes, signals = watched
+        return _read_lanes(libsumo, lanes), [libsumo.trafficlight.getPhase(s) for s in signals]
+    return None  # "started", "watch": nothing to compute
+
+
+def _read_lanes(libsumo, lanes: list[str]) -> np.ndarray:
+    # libsumo's direct getters cost less than its subscriptions, and calling the compiled
+    # functions skips a Python wrapper per call: together half of fmat's per-step overhead.
+    raw = getattr(libsumo, "_libsumo", None)
+    lane = libsumo.lane
+    vehicles = getattr(raw, "lane_getLastStepVehicleNumber", lane.getLastStepVehicleNumber)
+    halting = getattr(raw, "lane_getLastStepHaltingNumber", lane.getLastStepHaltingNumber)
+    waiting = getattr(raw, "lane_getWaitingTime", lane.getWaitingTime)
+    return np.array(
+        [list(map(vehicles, lanes)), list(map(halting, lanes)), list(map(waiting, lanes))], dtype=np.float32
+    ).T.reshape(-1, 3)

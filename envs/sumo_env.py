@@ -196,7 +196,7 @@ class TrafficSignalEnv(ParallelEnv):
         self._episode += 1
         self._sim = Simulation(args, backend=self.backend, gui=self.gui)
         conn = self._sim.conn
-        self._sim.watch_lanes(self.layout.lanes)
+        self._sim.watch(self.layout.lanes, [s.id for s in self.signals] if self.control == "fixed" else [])
 
         n = len(self.signals)
         self._phase = np.zeros(n, dtype=np.int64)
@@ -207,7 +207,7 @@ class TrafficSignalEnv(ParallelEnv):
         self._metrics = None
         self._queue_sum, self._decisions = 0.0, 0
         self._time = float(conn.simulation.getTime())
-        self._state = self._measure()
+        self._state = self._measure(self._sim.read()[0])
         return self._observe(), {}
 
     def step_arrays(self, actions: np.ndarray):
@@ -233,9 +233,11 @@ class TrafficSignalEnv(ParallelEnv):
         else:
             self._advance(self._time + self.scenario.delta)
             self._green_time += self.scenario.delta
-            self._read_programme_phases()
+        lane_values, programme_phases = self._sim.read()
+        if self.control == "fixed":
+            self._follow_programme(programme_phases)
 
-        previous, self._state = self._state, self._measure()
+        previous, self._state = self._state, self._measure(lane_values)
         rewards = np.asarray(self.reward_fn(self._state, previous), dtype=np.float32).reshape(-1)
         self._queue_sum += float(self._state.in_halting.sum(1).mean())
         self._decisions += 1
@@ -289,15 +291,14 @@ class TrafficSignalEnv(ParallelEnv):
         self._green_time += delta
         self._phase[changing] = actions[changing]
 
-    def _read_programme_phases(self) -> None:
-        tl = self._sim.conn.trafficlight
-        for i, s in enumerate(self.signals):
-            green = s.programme_green[tl.getPhase(s.id) % len(s.programme_green)]
+    def _follow_programme(self, programme_phases: list[int]) -> None:
+        for i, (s, phase) in enumerate(zip(self.signals, programme_phases)):
+            green = s.programme_green[phase % len(s.programme_green)]
             if green != self._phase[i]:
                 self._phase[i], self._green_time[i] = green, 0.0
 
-    def _measure(self) -> TrafficState:
-        return self.layout.state(self._time, self._sim.lane_values(), self._phase.copy(), self._green_time.copy())
+    def _measure(self, lane_values: np.ndarray) -> TrafficState:
+        return self.layout.state(self._time, lane_values, self._phase.copy(), self._green_time.copy())
 
     def _observe(self) -> dict[str, np.ndarray]:
         st, n = self._state, len(self.signals)

@@ -1,7 +1,7 @@
 """Vectorised environments: N simulations stepped together, each in its own worker process.
 
-libsumo holds one simulation per process, so every environment runs in a worker of gymnasium's
-AsyncVectorEnv. Observations come back stacked as [num_envs, n_agents, ...] arrays and rewards as
+Every environment runs in a worker of gymnasium's AsyncVectorEnv, so the simulations and the
+observation code of all N run in parallel. Observations come back stacked as [num_envs, n_agents, ...] arrays and rewards as
 [num_envs, n_agents]. An environment whose episode ends is reset in the same step; its last
 observation and episode metrics are in info["final_obs"] and info["final_info"].
 """

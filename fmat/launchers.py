@@ -1,6 +1,6 @@
 """Where sweep runs execute: a local process pool (default) or Ray tasks.
 
-Every task is an `fmat` command in its own process (libsumo allows one simulation per process):
+Every task is an `fmat` command in its own process, so runs share nothing but the machine:
 `fmat train RUN_CONFIG --resume --quiet` for a run, with its output in the run's train.log, or
 `fmat evaluate ... --out FILE` for a transfer evaluation. A launcher only decides where a task runs.
 """

@@ -4,7 +4,7 @@
 2. fmat's environment with control="fixed", observing and computing rewards at every decision;
 3. sumo-rl's SumoEnvironment with fixed_ts=True (libsumo), the usual alternative.
 
-Each run happens in a fresh process (libsumo holds one simulation per process), the runs are
+Each run happens in a fresh process, so nothing warms up from an earlier run; the runs are
 interleaved over repeats, and the median is reported, so machine noise hits all three alike.
 Python imports are done before the clock starts; SUMO's start-up and network loading are timed.
 """
