@@ -22,7 +22,7 @@ from fmat.evaluate import transfer_blocker
 from fmat.launchers import Task, run_local, run_ray, train_task
 from fmat.registry import LEARNERS
 from fmat.sweep import load_sweep
-from fmat.train import is_done
+from fmat.train import finished, is_done
 
 
 @dataclass
@@ -73,19 +73,19 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
 
 def transfer_tasks(runs: list[RunConfig], targets: list[str]) -> tuple[dict[str, Task], list[str]]:
     """Evaluations still to do (name -> task) and those already written, for every finished run of
-    a learner that can run on other maps. Runs stopped over their time budget are not evaluated."""
+    a learner that can run on other maps. Runs stopped over their time budget are not evaluated; an
+    evaluation of an earlier training of the run (its done.json differs) is done again."""
     todo, skipped = {}, []
     for cfg in runs:
-        if cfg.algorithm not in LEARNERS or transfer_blocker(cfg.algorithm) or not is_done(cfg):
-            continue
-        if "over_budget" in json.loads((cfg.run_dir / "done.json").read_text()):
+        done = finished(cfg) if cfg.algorithm in LEARNERS and not transfer_blocker(cfg.algorithm) else None
+        if done is None or "over_budget" in done:
             continue
         for target in targets:
             if target == cfg.scenario:
                 continue
             out = cfg.run_dir / "transfer" / f"{target}.json"
             name = f"{cfg.run_dir} on {target}"
-            if out.is_file():
+            if out.is_file() and json.loads(out.read_text()).get("trained") == done:
                 skipped.append(name)
                 continue
             args = ("evaluate", str(cfg.run_dir), "--scenario", target, "--episodes", str(max(1, cfg.evaluation.episodes)),

@@ -5,6 +5,7 @@ agents (MAPPO, IPPO) cannot transfer and say so.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
                 results.append(info["episode"])
     finally:
         env.close()
+    done = run_dir / "done.json"
     return {
         "run": run_dir.name,
         "algorithm": cfg.algorithm,
@@ -102,5 +104,6 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
                        else "classical controller"),
         "episodes": results,
         "mean": {k: float(np.mean([r[k] for r in results])) for k in METRICS},
+        "trained": json.loads(done.read_text()) if done.is_file() else None,  # which training this evaluated
     }
 

@@ -189,18 +189,22 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     return run_dir
 
 
-def is_done(cfg: RunConfig) -> bool:
-    """Whether the run directory holds a finished run of this config's full budget, or one stopped
-    by the same time budget (a raised budget lets the run continue)."""
+def finished(cfg: RunConfig) -> dict | None:
+    """The run's done.json record if its directory holds a finished run of this config's full
+    budget, or one stopped by the same time budget (a raised budget lets the run continue)."""
     import json
 
     marker = cfg.run_dir / "done.json"
     if not marker.is_file():
-        return False
+        return None
     done = json.loads(marker.read_text())
     if "over_budget" in done:
-        return done["over_budget"]["time_budget_s"] == cfg.train.time_budget_s
-    return done["episodes"] >= episode_budget(cfg, decisions_per_episode(_scenario(cfg)))
+        return done if done["over_budget"]["time_budget_s"] == cfg.train.time_budget_s else None
+    return done if done["episodes"] >= episode_budget(cfg, decisions_per_episode(_scenario(cfg))) else None
+
+
+def is_done(cfg: RunConfig) -> bool:
+    return finished(cfg) is not None
 
 
 def _scenario(cfg: RunConfig):

@@ -209,6 +209,10 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     assert not (runs / "cologne3__mappo__s0" / "transfer").exists()
     again = bench(str(path), workers=2, progress=False)
     assert again.transfer.skipped and not again.transfer.done
+    done = runs / "cologne3__fmat__s0" / "done.json"
+    assert moved["trained"] == json.loads(done.read_text())
+    done.write_text(json.dumps(dict(moved["trained"], wall_seconds=123.0)))  # as if trained again
+    assert len(bench(str(path), workers=2, progress=False).transfer.done) == 1  # its transfer result is redone
 
     table = transfer_table.render(collect([str(runs)]))
     lines = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:4]}
