@@ -146,7 +146,9 @@ class _LibsumoChild:
             self.request("started")
         except RuntimeError as exc:
             self.close()
-            raise ScenarioFileError(f"{exc} (check the network and route files with SUMO's own `sumo -n NET -r ROUTES`)") from None
+            raise ScenarioFileError(
+                f"{exc} (check the network and route files with SUMO's own `sumo -n NET -r ROUTES`)"
+            ) from None
 
     def __getattr__(self, name: str):
         return _Domain(self, name)
@@ -211,13 +213,13 @@ def _serve_libsumo(args: list[str], pipe) -> None:
             op, payload, wait = pipe.recv()
         except EOFError:
             break
-        if op == "close":
+        if op == "close":  # the simulation is over either way; only a failing close itself is reported
             try:
                 if started:
                     libsumo.close()
+                pipe.send((True, None))
             except Exception as exc:  # noqa: BLE001
-                error = f"libsumo close failed: {exc}"
-            pipe.send((True, None))  # the simulation is over either way
+                pipe.send((False, f"libsumo close failed: {exc}"))
             break
         result = None
         if error is None:

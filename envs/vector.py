@@ -1,9 +1,10 @@
 """Vectorised environments: N simulations stepped together, each in its own worker process.
 
 Every environment runs in a worker of gymnasium's AsyncVectorEnv, so the simulations and the
-observation code of all N run in parallel. Observations come back stacked as [num_envs, n_agents, ...] arrays and rewards as
-[num_envs, n_agents]. An environment whose episode ends is reset in the same step; its last
-observation and episode metrics are in info["final_obs"] and info["final_info"].
+observation code of all N run in parallel. Observations come back stacked as
+[num_envs, n_agents, ...] arrays and rewards as [num_envs, n_agents]. An environment whose
+episode ends is reset in the same step; its last observation and episode metrics are in
+info["final_obs"] and info["final_info"].
 """
 from __future__ import annotations
 

@@ -167,7 +167,8 @@ print(json.dumps(out))
 def test_episode_metrics_do_not_depend_on_earlier_episodes_in_the_process():
     # With libsumo in the caller's process, a second simulation carried state from the first, and
     # its results varied with Python's hash seed (for these seeds, in about one process in three
-    # from a shell; under pytest the old code happened to agree, hence the test below as well).
+    # from a shell; under pytest the old code happened to agree, hence also
+    # test_every_libsumo_episode_runs_in_a_fresh_process).
     import json
     import os
     import subprocess
