@@ -104,6 +104,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
                        else "classical controller"),
         "episodes": results,
         "mean": {k: float(np.mean([r[k] for r in results])) for k in METRICS},
-        "trained": json.loads(done.read_text()) if done.is_file() else None,  # which training this evaluated
+        # which training this evaluated; absent while the run is still training (`fmat train` evaluates before done.json)
+        **({"trained": json.loads(done.read_text())} if done.is_file() else {}),
     }
 
