@@ -3,6 +3,7 @@ import torch
 
 from fmat.envs.graph import grid_graph
 from fmat.factors import build_factors
+from fmat.nn.factor_attention import FactorAttentionLayer
 from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
 from fmat.registry import LEARNERS, build_policy
 from tiny_env import TinyEnv, path_graph
@@ -121,3 +122,17 @@ def test_policy_speed_benchmark_reports_both_models():
     assert all(r[k] > 0 for r in rows for k in ("fmat_act", "mat_act", "fmat_update", "mat_update"))
     text = report(rows)
     assert text.startswith("CPU, batch 1") and "time per agent at 6 vs 4 agents" in text
+
+
+def test_factor_attention_starts_near_identity():
+    """f-MAT's attention starts as MAT's does (projections with gain 0.01): a new layer's messages are
+    small next to the tokens they are added to, so each agent's own observation reaches its heads
+    undiluted. With PyG's default init the messages were full-size, and f-MAT stayed at the uniform
+    policy on grid4x4 (results/README.md, "f-MAT's attention init")."""
+    torch.manual_seed(0)
+    members, m = build_factors(grid_graph(3, 3), "neighbourhood")
+    layer = FactorAttentionLayer(64)
+    agents, factors = torch.randn(9, 64), torch.randn(m, 64)
+    for message, token in ((layer.to_factor((agents, factors), members), factors),
+                           (layer.to_agent((factors, agents), members.flip(0)), agents)):
+        assert message.norm() < 0.05 * token.norm()

@@ -29,7 +29,14 @@ from .common import mlp
 def _conv(dim: int, heads: int) -> TransformerConv:
     if dim % heads:
         raise ValueError(f"model width {dim} must be divisible by heads {heads}")
-    return TransformerConv((dim, dim), dim // heads, heads=heads, root_weight=False)
+    conv = TransformerConv((dim, dim), dim // heads, heads=heads, root_weight=False)
+    # MAT's attention init (orthogonal, gain 0.01): a new layer adds almost nothing to each token, so
+    # an agent's own observation reaches its heads undiluted. PyG's default init adds full-size
+    # neighbourhood messages, and with it f-MAT never left the uniform policy on grid4x4.
+    for lin in (conv.lin_key, conv.lin_query, conv.lin_value):
+        nn.init.orthogonal_(lin.weight, gain=0.01)
+        nn.init.zeros_(lin.bias)
+    return conv
 
 
 class FactorAttentionLayer(nn.Module):
