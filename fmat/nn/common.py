@@ -6,6 +6,7 @@ import math
 import torch
 from torch import nn
 from torch.distributions import Categorical
+from torch_geometric.nn import Linear as PyGLinear
 
 MASKED_LOGIT = -1e10  # MAT's value for unavailable actions
 
@@ -32,9 +33,9 @@ def act(logits, action_mask, action=None, deterministic=False):
 
 
 def init_linear(module: nn.Module, gain: float = math.sqrt(2)) -> nn.Module:
-    """Orthogonal weights and zero bias (MAT/MAPPO's init)."""
+    """Orthogonal weights and zero bias (MAT/MAPPO's init), on torch's and torch_geometric's linears."""
     for m in module.modules():
-        if isinstance(m, nn.Linear):
+        if isinstance(m, (nn.Linear, PyGLinear)):
             nn.init.orthogonal_(m.weight, gain=gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import TransformerConv
 
-from .common import mlp
+from .common import init_linear, mlp
 
 
 def _conv(dim: int, heads: int) -> TransformerConv:
@@ -34,8 +34,7 @@ def _conv(dim: int, heads: int) -> TransformerConv:
     # an agent's own observation reaches its heads undiluted. PyG's default init adds full-size
     # neighbourhood messages, and with it f-MAT never left the uniform policy on grid4x4.
     for lin in (conv.lin_key, conv.lin_query, conv.lin_value):
-        nn.init.orthogonal_(lin.weight, gain=0.01)
-        nn.init.zeros_(lin.bias)
+        init_linear(lin, gain=0.01)
     return conv
 
 
