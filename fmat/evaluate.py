@@ -6,6 +6,7 @@ agents (MAPPO, IPPO) cannot transfer and say so.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         choose = None
 
     results = []
+    start = time.perf_counter()
     try:
         with torch.random.fork_rng():  # sampled evaluation is reproducible and leaves the caller's RNG alone
             torch.manual_seed(eval_seed(cfg.seed, 0))
@@ -104,6 +106,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
                        else "classical controller"),
         "episodes": results,
         "mean": {k: float(np.mean([r[k] for r in results])) for k in METRICS},
+        "wall_seconds": round(time.perf_counter() - start, 3),
         # which training this evaluated; absent while the run is still training (`fmat train` evaluates before done.json)
         **({"trained": json.loads(done.read_text())} if done.is_file() else {}),
     }

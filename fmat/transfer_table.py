@@ -34,6 +34,18 @@ def _values(run: Run, metric: str) -> dict[str, float]:
     return out
 
 
+def _compute(runs: list[Run]) -> str:
+    """Training and transfer-evaluation wall time; evaluation files written before fmat recorded it lack it."""
+    seconds = [json.loads(p.read_text()).get("wall_seconds") for r in runs for p in (r.path / "transfer").glob("*.json")]
+    timed = [s for s in seconds if s is not None]
+    text = f"{len(runs)} runs, {sum(r.compute_seconds() for r in runs) / 3600:.2f} h of training wall time"
+    if timed:
+        text += f"; {sum(timed) / 3600:.2f} h of wall time for {len(timed)} transfer evaluations"
+    if len(timed) < len(seconds):
+        text += f" ({len(seconds) - len(timed)} transfer evaluations do not record their time)"
+    return text + "."
+
+
 def _evaluations(runs: list[Run]) -> list[str]:
     return sorted({json.loads((r.path / "eval.json").read_text())["evaluation"] for r in runs if (r.path / "eval.json").is_file()})
 
@@ -77,7 +89,7 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     note = (f"{metric}{unit}, {'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better. Each policy is evaluated "
             f"with no further training ({'; '.join(_evaluations(runs)) or 'no evaluations yet'}); '{OWN}' is the same "
             f"policy on the map it was trained on, and '—' marks that map among the targets. Cells: {stat} over seeds "
-            "[95% percentile-bootstrap CI] (number of seeds).")
+            "[95% percentile-bootstrap CI] (number of seeds). " + _compute(runs))
     if blockers:
         note += " Not applicable: " + "; ".join(blockers) + "."
     return latex(header, table, note) if fmt == "latex" else markdown(header, table, note)

@@ -221,6 +221,12 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     assert lines["fmat"] == ["cologne3", f"{own:.1f} [{own:.1f}, {own:.1f}] (1)",
                              f"{moved['mean']['delay']:.1f} [{moved['mean']['delay']:.1f}, {moved['mean']['delay']:.1f}] (1)"]
     assert lines["mappo"][2] == "not applicable" and "agent-id one-hot" in table
+    moved = json.loads((runs / "cologne3__fmat__s0" / "transfer" / "cologne1.json").read_text())
+    assert moved["wall_seconds"] > 0
+    assert f"{moved['wall_seconds'] / 3600:.2f} h of wall time for 1 transfer evaluations" in table
+    untimed = runs / "cologne3__fmat__s0" / "transfer" / "cologne8.json"  # as written before evaluations were timed
+    untimed.write_text(json.dumps({k: v for k, v in moved.items() if k != "wall_seconds"}))
+    assert "(1 transfer evaluations do not record their time)" in transfer_table.render(collect([str(runs)]))
     assert "mappo,cologne3,cologne1,delay,mean,not applicable" in transfer_table.render(collect([str(runs)]), fmt="csv")
 
 
