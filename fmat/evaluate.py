@@ -58,6 +58,9 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
     if blocker and target != cfg.scenario:
         raise NotApplicableError(f"not applicable: {blocker}, so it cannot run on {target}")
     if cfg.algorithm in LEARNERS:
+        # as in training: with sweep workers on every core, torch's default of one thread per core
+        # oversubscribes the machine (MAT's per-agent decoding ran about 4x slower)
+        torch.set_num_threads(cfg.train.threads)
         ckpt_path = run_dir / "checkpoint.pt"
         if not ckpt_path.is_file():
             raise FmatError(f"{run_dir} has no checkpoint.pt yet; train it first")

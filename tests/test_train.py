@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from fmat.config import validate
 from fmat.evaluate import NotApplicableError, evaluate
@@ -64,7 +65,9 @@ def test_parallel_envs_and_reward_sharing(tmp_path):
 
 def test_transfer_and_not_applicable(tmp_path):
     fm = train(config(tmp_path, "fmat", "grid-3x3"), progress=False)
+    torch.set_num_threads(2)
     result = evaluate(fm, scenario="grid-2x3")
+    assert torch.get_num_threads() == 1  # the run's train.threads, not one thread per core
     assert result["scenario"] == "grid-2x3" and result["trained_on"] == "grid-3x3"
     mappo = train(config(tmp_path, "mappo", "grid-3x3"), progress=False)
     with pytest.raises(NotApplicableError, match="number of agents"):
