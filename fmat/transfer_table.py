@@ -21,22 +21,26 @@ from fmat.report import LOWER_IS_BETTER, UNITS, Cell, Run, cell_text, latex, mar
 OWN = "own map"
 
 
+def _transfers(run: Run) -> dict[str, dict]:
+    """Target scenario -> the run's transfer evaluation there (RUN/transfer/SCENARIO.json)."""
+    return {path.stem: json.loads(path.read_text()) for path in sorted((run.path / "transfer").glob("*.json"))}
+
+
 def _values(run: Run, metric: str) -> dict[str, float]:
     """Target scenario -> the run's metric there (its own map from eval.json)."""
     out = {}
     final = run.final()
     if final and metric in final:
         out[run.scenario] = float(final[metric])
-    for path in sorted((run.path / "transfer").glob("*.json")):
-        mean = json.loads(path.read_text())["mean"]
-        if metric in mean:
-            out[path.stem] = float(mean[metric])
+    for target, result in _transfers(run).items():
+        if metric in result["mean"]:
+            out[target] = float(result["mean"][metric])
     return out
 
 
 def _compute(runs: list[Run]) -> str:
     """Training and transfer-evaluation wall time; evaluation files written before fmat recorded it lack it."""
-    seconds = [json.loads(p.read_text()).get("wall_seconds") for r in runs for p in (r.path / "transfer").glob("*.json")]
+    seconds = [result.get("wall_seconds") for r in runs for result in _transfers(r).values()]
     timed = [s for s in seconds if s is not None]
     text = f"{len(runs)} runs, {sum(r.compute_seconds() for r in runs) / 3600:.2f} h of training wall time"
     if timed:
