@@ -33,10 +33,10 @@ class NotApplicableError(FmatError):
 
 
 def transfer_blocker(algorithm: str) -> str | None:
-    """Why a policy trained with `algorithm` cannot run on another map, or None when it can."""
+    """Why a policy trained with `algorithm` cannot run on another map (phrased to follow
+    "<algorithm>'s "), or None when it can."""
     if algorithm in LEARNERS and LEARNERS[algorithm][1].agent_count_dependent:
-        return (f"{algorithm}'s input layers take an agent-id one-hot, so its weights fit only the training map's "
-                "number of agents")
+        return "input layers take an agent-id one-hot, so the weights fit only the training map's number of agents"
     return None
 
 
@@ -56,7 +56,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
             options.pop(key, None)
     blocker = transfer_blocker(cfg.algorithm)
     if blocker and target != cfg.scenario:
-        raise NotApplicableError(f"not applicable: {blocker}, so it cannot run on {target}")
+        raise NotApplicableError(f"not applicable: {cfg.algorithm}'s {blocker}, so it cannot run on {target}")
     if cfg.algorithm in LEARNERS:
         # as in training: with sweep workers on every core, torch's default of one thread per core
         # oversubscribes the machine (MAT's per-agent decoding ran about 4x slower)

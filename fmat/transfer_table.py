@@ -89,13 +89,16 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     table = [[a, s, cell_text(cells.get((a, s, s))), *(_text(cells, a, s, t) for t in targets)] for a, s in rows]
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     stat = "mean" if statistic == "mean" else "interquartile mean"
-    blockers = sorted({transfer_blocker(a) for a, _ in rows if transfer_blocker(a)})
+    blocked = {}  # reason -> algorithms, so algorithms sharing a reason share one sentence
+    for a in dict.fromkeys(a for a, _ in rows):
+        if transfer_blocker(a):
+            blocked.setdefault(transfer_blocker(a), []).append(f"{a}'s")
     note = (f"{metric}{unit}, {'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better. Each policy is evaluated "
             f"with no further training ({'; '.join(_evaluations(runs)) or 'no evaluations yet'}); '{OWN}' is the same "
             f"policy on the map it was trained on, and '—' marks that map among the targets. Cells: {stat} over seeds "
             "[95% percentile-bootstrap CI] (number of seeds). " + _compute(runs))
-    if blockers:
-        note += " Not applicable: " + "; ".join(blockers) + "."
+    if blocked:
+        note += " Not applicable: " + "; ".join(f"{' and '.join(names)} {why}" for why, names in blocked.items()) + "."
     return latex(header, table, note) if fmt == "latex" else markdown(header, table, note)
 
 

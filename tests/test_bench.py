@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -228,6 +229,11 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     untimed.write_text(json.dumps({k: v for k, v in moved.items() if k != "wall_seconds"}))
     assert "(1 transfer evaluations do not record their time)" in transfer_table.render(collect([str(runs)]))
     assert "mappo,cologne3,cologne1,delay,mean,not applicable" in transfer_table.render(collect([str(runs)]), fmt="csv")
+    ippo = runs / "cologne3__ippo__s0"  # a second algorithm with the same reason shares mappo's sentence
+    shutil.copytree(runs / "cologne3__mappo__s0", ippo)
+    (ippo / "config.yaml").write_text((ippo / "config.yaml").read_text().replace("algorithm: mappo", "algorithm: ippo"))
+    note = transfer_table.render(collect([str(runs)])).splitlines()[-1]
+    assert note.count("agent-id one-hot") == 1 and "mappo's and ippo's input layers" in note, note
 
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("experiments/*.yaml")), ids=lambda p: p.name)

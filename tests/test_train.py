@@ -70,7 +70,7 @@ def test_transfer_and_not_applicable(tmp_path):
     assert torch.get_num_threads() == 1  # the run's train.threads, not one thread per core
     assert result["scenario"] == "grid-2x3" and result["trained_on"] == "grid-3x3"
     mappo = train(config(tmp_path, "mappo", "grid-3x3"), progress=False)
-    with pytest.raises(NotApplicableError, match="number of agents"):
+    with pytest.raises(NotApplicableError, match="mappo's input layers .* number of agents, so it cannot run on grid-2x3"):
         evaluate(mappo, scenario="grid-2x3")
 
 
