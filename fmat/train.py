@@ -115,7 +115,9 @@ class Progress:
             self.bar.stop()
 
 
-def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None]:
+def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None, bool]:
+    """The run directory, the checkpoint to resume from, and whether the run being resumed has
+    already finished this config's budget (then nothing is written)."""
     run_dir = cfg.run_dir
     ckpt_path = run_dir / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
@@ -129,9 +131,11 @@ def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None]:
         if mine != theirs:
             raise FmatError(f"{run_dir}/config.yaml differs from this config in more than the training budget; "
                             "resume with the same settings or choose another output_dir")
+        if finished(cfg):  # nothing left to train, and its evaluation stands: leave the run as it is
+            return run_dir, None, True
         state = torch.load(ckpt_path, weights_only=False)
     atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-    return run_dir, state
+    return run_dir, state, False
 
 
 class RunLock:
@@ -165,7 +169,9 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
 
 
 def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
-    run_dir, state = prepare_run_dir(cfg, resume)
+    run_dir, state, already_done = prepare_run_dir(cfg, resume)
+    if already_done:
+        return run_dir
     start = state["episode"] if state else 0
     budget = episode_budget(cfg, decisions_per_episode(_scenario(cfg)))
     log = RunLog(run_dir, keep_episodes=start)

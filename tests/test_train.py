@@ -54,6 +54,9 @@ def test_resume_continues_without_lost_or_repeated_episodes(tmp_path):
     assert first == resumed
     assert [r["episode"] for r in read_rows(resumed)] == ["0", "1", "2"]
     assert read_rows(resumed) == read_rows(straight)  # same seeds, same metrics, as if never stopped
+    evaluated = (resumed / "eval.json").read_text()  # records its wall time, so a re-evaluation would change it
+    again = train(config(tmp_path / "b", "fmat", "cologne3", episodes=3, rollout_steps=7), resume=True, progress=False)
+    assert again == resumed and (resumed / "eval.json").read_text() == evaluated  # a finished run is left alone
 
 
 def test_parallel_envs_and_reward_sharing(tmp_path):
