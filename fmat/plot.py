@@ -75,8 +75,9 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
                 continue
             colour, label = COLOURS.get(algorithm), LABELS.get(algorithm, algorithm)
             seeds.append(f"{label} {len(curves)}")
-            if algorithm in CONTROLLERS and x == "episodes":
-                # controllers do not learn: a dashed level (mean of each seed's episodes) with its band
+            if algorithm in CONTROLLERS:
+                # controllers do not learn: a dashed level (mean of each seed's episodes) with its band,
+                # across the whole axis whatever x is (their own few seconds or episodes say nothing)
                 per_seed = np.array([[np.nanmean(c[1])] for c in curves])
                 level, low, high = bootstrap_band(per_seed)
                 legend[label] = ax.axhline(level[0], color=colour, ls="--", lw=1.2)
@@ -92,6 +93,10 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
         ax.set_ylabel(f"{metric.replace('_', ' ')}{unit}")
         if log_y:
             ax.set_yscale("log")
+            # plain numbers (40, 60, 100) rather than 4x10^1 on the log axis
+            plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.1g}"[0] in "1235" else "")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(scenarios):]:
         ax.axis("off")

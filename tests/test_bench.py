@@ -41,7 +41,7 @@ def rows(run_dir):
 
 
 @pytest.mark.parametrize("launcher", ["local", "ray"])
-def test_sweep_end_to_end_then_rerun_does_nothing(tmp_path, launcher):
+def test_sweep_end_to_end_then_rerun_does_nothing(tmp_path, launcher, monkeypatch):
     path = write_sweep(tmp_path)
     result = bench(str(path), launcher=launcher, workers=2, progress=False)
     assert (len(result.done), len(result.failed), result.total) == (4, 0, 4), result.failed
@@ -56,6 +56,12 @@ def test_sweep_end_to_end_then_rerun_does_nothing(tmp_path, launcher):
 
     png = plot(collect([str(tmp_path / "runs")]), str(tmp_path / "curves.png"))
     assert png.stat().st_size > 10_000
+    import matplotlib.axes
+
+    levels, axhline = [], matplotlib.axes.Axes.axhline
+    monkeypatch.setattr(matplotlib.axes.Axes, "axhline", lambda ax, *a, **k: levels.append(a) or axhline(ax, *a, **k))
+    plot(collect([str(tmp_path / "runs")]), str(tmp_path / "seconds.png"), x="seconds")
+    assert len(levels) == 1  # max_pressure is a dashed level on a wall-clock axis too, not a few-second stub
 
 
 def test_failed_run_is_reported_and_others_go_on(tmp_path):
