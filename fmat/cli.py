@@ -70,11 +70,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     import json
 
     from fmat.config import load_config
-    from fmat.train import train
+    from fmat.train import is_done, train
 
     cfg = load_config(args.config, args.set)
+    finished_before = args.resume and is_done(cfg)
     run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
-    print(f"run written to {run_dir}")
+    print(f"{run_dir} had already finished this budget; nothing to do (raise train.episodes to go on)"
+          if finished_before else f"run written to {run_dir}")
     stopped = json.loads((run_dir / "done.json").read_text()).get("over_budget")
     if stopped:
         print(f"over budget: {stopped['seconds_per_episode']:.1f} s per episode projects {stopped['projected_seconds']:.0f} s "

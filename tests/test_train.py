@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 
 from fmat.config import validate
 from fmat.evaluate import NotApplicableError, evaluate
@@ -55,8 +56,11 @@ def test_resume_continues_without_lost_or_repeated_episodes(tmp_path):
     assert [r["episode"] for r in read_rows(resumed)] == ["0", "1", "2"]
     assert read_rows(resumed) == read_rows(straight)  # same seeds, same metrics, as if never stopped
     evaluated = (resumed / "eval.json").read_text()  # records its wall time, so a re-evaluation would change it
-    again = train(config(tmp_path / "b", "fmat", "cologne3", episodes=3, rollout_steps=7), resume=True, progress=False)
-    assert again == resumed and (resumed / "eval.json").read_text() == evaluated  # a finished run is left alone
+    same = config(tmp_path / "b", "fmat", "cologne3", episodes=3, rollout_steps=7)
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(same.model_dump()))
+    proc = fmat_cli("train", str(tmp_path / "b.yaml"), "--resume", "--quiet")
+    assert proc.returncode == 0 and "already finished this budget; nothing to do" in proc.stdout, proc.stderr
+    assert (resumed / "eval.json").read_text() == evaluated  # a finished run is left alone
 
 
 def test_parallel_envs_and_reward_sharing(tmp_path):
