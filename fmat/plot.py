@@ -94,7 +94,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
         if log_y:
             ax.set_yscale("log")
             # plain numbers (40, 60, 100) rather than 4x10^1 on the log axis
-            plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.1g}"[0] in "1235" else "")
+            plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "1235" else "")
             ax.yaxis.set_major_formatter(plain)
             ax.yaxis.set_minor_formatter(plain)
         ax.grid(alpha=0.3)

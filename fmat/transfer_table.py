@@ -91,8 +91,8 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     stat = "mean" if statistic == "mean" else "interquartile mean"
     blocked = {}  # reason -> algorithms, so algorithms sharing a reason share one sentence
     for a in dict.fromkeys(a for a, _ in rows):
-        if transfer_blocker(a):
-            blocked.setdefault(transfer_blocker(a), []).append(f"{a}'s")
+        if why := transfer_blocker(a):
+            blocked.setdefault(why, []).append(f"{a}'s")
     note = (f"{metric}{unit}, {'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better. Each policy is evaluated "
             f"with no further training ({'; '.join(_evaluations(runs)) or 'no evaluations yet'}); '{OWN}' is the same "
             f"policy on the map it was trained on, and '—' marks that map among the targets. Cells: {stat} over seeds "
