@@ -48,6 +48,18 @@ def _on_grid(curves):
     return xs, ys
 
 
+def seed_note(seeds: dict[str, int], per_line: int = 4) -> str:
+    """The panel's footnote: "3 seeds each" when every algorithm has the same number, else the
+    count per algorithm, a few to a line so that the note stays inside a narrow panel."""
+    counts = set(seeds.values())
+    if len(counts) == 1:
+        n = counts.pop()
+        return f"{n} seed{'s' if n != 1 else ''} each"
+    items = [f"{label} {n}" for label, n in seeds.items()]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return "seeds: " + ",\n".join(lines)
+
+
 def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", log_y: bool = False) -> Path:
     import matplotlib
 
@@ -68,13 +80,13 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     legend = {}  # label -> handle, one shared legend for the figure
     for ax, scenario in zip(axes.flat, scenarios):
-        seeds = []
+        seeds = {}  # label -> number of seeds drawn
         for algorithm in ordered({r.algorithm for r in runs if r.scenario == scenario}, ALGORITHMS):
             curves = _curves([r for r in runs if r.scenario == scenario and r.algorithm == algorithm], metric, x)
             if not curves:
                 continue
             colour, label = COLOURS.get(algorithm), LABELS.get(algorithm, algorithm)
-            seeds.append(f"{label} {len(curves)}")
+            seeds[label] = len(curves)
             if algorithm in CONTROLLERS:
                 # controllers do not learn: a dashed level (mean of each seed's episodes) with its band,
                 # across the whole axis whatever x is (their own few seconds or episodes say nothing)
@@ -87,7 +99,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
             mean, low, high = bootstrap_band(ys)
             legend[label], = ax.plot(xs, mean, color=colour, lw=1.6, marker="o" if len(xs) < 15 else None, ms=3)
             ax.fill_between(xs, low, high, color=colour, alpha=0.2, lw=0)
-        ax.text(0.01, 0.01, "seeds: " + ", ".join(seeds), transform=ax.transAxes, fontsize=6, color="0.35", va="bottom")
+        ax.text(0.01, 0.01, seed_note(seeds), transform=ax.transAxes, fontsize=6, color="0.35", va="bottom")
         ax.set_title(scenario)
         ax.set_xlabel(X_AXES[x][1])
         ax.set_ylabel(f"{metric.replace('_', ' ')}{unit}")
