@@ -7,7 +7,8 @@ is bold. Sources:
 - `best`: the best training episode (how RESCO reported);
 - `last`: the mean of the last K training episodes (the policy as it trains, sampling its actions).
 
-The metric `episode_seconds` is training wall-clock time per episode, whatever the source. Missing
+The metric `episode_seconds` is training wall-clock time per episode, whatever the source. Only
+finished runs (done.json) count, except for `final`, which needs eval.json. Missing or unfinished
 runs show as "missing", never as zero; runs stopped by `train.time_budget_s` show as "over budget"
 with their measured rate.
 """
@@ -90,13 +91,15 @@ def collect(roots: list[str]) -> list[Run]:
 
 
 def _value(run: Run, metric: str, source: str, last: int) -> float | None:
-    if metric == "episode_seconds":
-        return run.seconds_per_episode()
-    if source == "final":
+    if source == "final" and metric != "episode_seconds":
         final = run.final()
         return None if final is None or metric not in final else float(final[metric])
-    if run.done() is None:  # a curve-based value of an unfinished run would mix budgets
+    # An unfinished run's curve (or its rate so far) would mix budgets, and would let a
+    # half-trained run that was committed by mistake change a committed table.
+    if run.done() is None:
         return None
+    if metric == "episode_seconds":
+        return run.seconds_per_episode()
     rows = run.curve()
     if source == "last":
         rows = rows[-last:]

@@ -182,7 +182,8 @@ def test_table_last_episodes_unfinished_runs_and_seconds(tmp_path):
     best = render(collect([str(tmp_path)]), source="best")
     assert "**30.0 [20.0, 40.0] (2)**" in best and "| mat | missing |" in best
     seconds = render(collect([str(tmp_path)]), metric="episode_seconds")  # 2 s per episode in every fake run
-    assert "2.0 [2.0, 2.0] (2)" in seconds and "2.0 [2.0, 2.0] (1)" in seconds and "seconds per episode" in seconds
+    # the unfinished run's rate so far is left out too, so a committed half-run cannot change a table
+    assert "2.0 [2.0, 2.0] (2)" in seconds and "| mat | missing |" in seconds and "seconds per episode" in seconds
 
 
 def test_table_says_over_budget_with_the_rate(tmp_path):
