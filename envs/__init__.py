@@ -55,6 +55,21 @@ def make_env(scenario: str | Scenario, seed: int = 0, **options):
     return TrafficSignalEnv(scenario, seed=seed, **options)
 
 
+def check_env(scenario: str | Scenario, **options) -> None:
+    """Every check make_env makes, without starting SUMO. The window and timing are checked first,
+    before a synthetic grid is generated into the cache."""
+    from .grids import DELTA, YELLOW
+    from .scenarios import GRID_PATTERN, check_timing
+
+    timing = {k: options[k] for k in _TIMING_OPTIONS if options.get(k) is not None}
+    if isinstance(scenario, str) and GRID_PATTERN.match(scenario):
+        preset = Scenario(name=scenario, net="", routes=(), begin=0.0, end=3600.0, delta=DELTA, yellow=YELLOW)
+    else:
+        preset = scenario if isinstance(scenario, Scenario) else get_scenario(scenario)
+    check_timing(preset.with_options(**timing))
+    make_env(scenario, **options).close()
+
+
 def make_vector_env(scenario: str | Scenario, num_envs: int = 1, seed: int = 0, autoreset: bool = True, **options):
     """N environments of one scenario in worker processes, batched as [num_envs, n_agents, ...] arrays."""
     from .vector import VectorTrafficEnv
@@ -65,6 +80,7 @@ def make_vector_env(scenario: str | Scenario, num_envs: int = 1, seed: int = 0, 
 __all__ = [
     "make_env",
     "make_vector_env",
+    "check_env",
     "resolve_scenario",
     "Scenario",
     "get_scenario",

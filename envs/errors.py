@@ -26,3 +26,11 @@ class NoTrafficLightsError(FmatError, ValueError):
 
 class InvalidOptionError(FmatError, ValueError):
     """An environment option with a value outside its allowed range."""
+
+
+def first_line(exc: BaseException, limit: int = 120) -> str:
+    """The start of an exception's message, for a one-line error."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()] or [type(exc).__name__]
+    text = " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]  # torch's "Error(s) in ...:"
+    text = text.split(". ")[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."

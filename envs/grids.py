@@ -9,6 +9,7 @@ from .scenarios import Scenario
 from .generators import grid_net, random_trips
 
 DEFAULT_DEMAND_PER_ENTRY = 100.0  # veh/h entering at each fringe road (RESCO's grid4x4 has ~92)
+DELTA, YELLOW = 10.0, 3.0  # decision step and yellow of every synthetic grid
 
 
 def grid_scenario(
@@ -51,8 +52,8 @@ def grid_scenario(
         routes=(str(folder / "grid.rou.xml"),),
         begin=0.0,
         end=end,
-        delta=10.0,
-        yellow=3.0,
+        delta=DELTA,
+        yellow=YELLOW,
         source="synthetic",
         signals=rows * cols,
     )

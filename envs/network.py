@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import NoTrafficLightsError, ScenarioFileError
+from .errors import NoTrafficLightsError, ScenarioFileError, first_line
 
 VEHICLE_SPACE_M = 7.5  # one vehicle's length plus the gap SUMO keeps behind it, for lane capacity
 # An incoming lane that holds fewer vehicles than this is observed together with the lanes that feed
@@ -84,8 +84,8 @@ def _read_sumolib_net(path: str):
         raise ScenarioFileError(f"net file {path} does not exist")
     try:
         net = sumolib.net.readNet(path, withPrograms=True)
-    except (xml.sax.SAXException, ValueError, KeyError, IndexError) as exc:
-        raise ScenarioFileError(f"net file {path} is not a SUMO network: {exc}") from None
+    except (xml.sax.SAXException, ValueError, KeyError, IndexError, AttributeError, TypeError, UnicodeError) as exc:
+        raise ScenarioFileError(f"net file {path} is not a SUMO network: {first_line(exc, 200)}") from None
     if not net.getEdges():
         raise ScenarioFileError(f"net file {path} has no <edge> elements; is it a SUMO .net.xml?")
     return net
@@ -197,7 +197,11 @@ def read_network(path: str) -> Network:
     if key in _CACHE:
         return _CACHE[key]
     net = _read_sumolib_net(path)
-    signals = [s for s in (_signal_from_tls(t) for t in net.getTrafficLights()) if s is not None]
+    try:
+        signals = [s for s in (_signal_from_tls(t) for t in net.getTrafficLights()) if s is not None]
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError, StopIteration) as exc:
+        raise ScenarioFileError(f"net file {path}: a traffic-light programme cannot be read ({type(exc).__name__}: "
+                                f"{first_line(exc)}); check its <tlLogic> elements") from None
     if not signals:
         raise NoTrafficLightsError(
             f"net file {path} has no traffic light with a green phase; fmat controls signalised "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,3 +37,38 @@ def publish_dir(build, final: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+NAME_MAX = 64
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_name(name, what: str = "scenario name", limit: int = NAME_MAX) -> str:
+    """The one rule for a name that becomes a path component (scenario and run names).
+
+    Letters, digits, '_', '-' and '.', starting with a letter or digit, at most NAME_MAX characters,
+    and never '..': so no separator, absolute path or parent reference can pass.
+    """
+    from .errors import InvalidOptionError
+
+    if not isinstance(name, str) or not name:
+        raise InvalidOptionError(f"{what} {name!r}: a name must be a non-empty string")
+    if len(name) > limit:
+        raise InvalidOptionError(f"{what} {name[:20]!r}...: {len(name)} characters; use at most {limit}")
+    if not _NAME.fullmatch(name) or ".." in name:
+        raise InvalidOptionError(
+            f"{what} {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit, without '..'"
+        )
+    return name
+
+
+def inside(root: str | Path, name: str, what: str = "scenario name", limit: int = NAME_MAX) -> Path:
+    """root/name after checking `name` and that the resolved path stays below the resolved root."""
+    from .errors import InvalidOptionError
+
+    check_name(name, what, limit)
+    base = Path(root).resolve()
+    path = (base / name).resolve()
+    if path.parent != base:  # e.g. root/name is a symlink pointing elsewhere
+        raise InvalidOptionError(f"{what} {name!r}: {Path(root) / name} leads outside {root}; remove that link")
+    return Path(root) / name

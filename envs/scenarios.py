@@ -161,12 +161,24 @@ def count_departures(route_file: str, begin: float, end: float) -> int:
     return count
 
 
-def validate_scenario(scenario: Scenario) -> None:
-    """Check the files and window before SUMO starts, so errors name the file rather than crash SUMO."""
+def check_timing(scenario: Scenario) -> None:
+    """The window and decision timing, which need no file: a non-empty window and a yellow that fits
+    in a decision step (the network's all-red is checked when the network is read)."""
     if not scenario.end > scenario.begin:
         raise InvalidOptionError(
-            f"scenario {scenario.name}: empty time window begin={scenario.begin} end={scenario.end}; end must be after begin"
+            f"scenario {scenario.name}: empty time window begin={scenario.begin:g} end={scenario.end:g}; end must be after begin"
         )
+    if not scenario.delta > 0 or scenario.yellow < 0:
+        raise InvalidOptionError(f"delta={scenario.delta:g}, yellow={scenario.yellow:g}: delta must be > 0 and yellow >= 0")
+    if scenario.yellow >= scenario.delta:
+        raise InvalidOptionError(
+            f"yellow = {scenario.yellow:g} s does not fit in a decision step of delta={scenario.delta:g} s; raise delta or lower yellow"
+        )
+
+
+def validate_scenario(scenario: Scenario) -> None:
+    """Check the files and window before SUMO starts, so errors name the file rather than crash SUMO."""
+    check_timing(scenario)
     if not os.path.isfile(scenario.net):
         raise ScenarioFileError(f"net file {scenario.net} does not exist")
     if not scenario.routes:

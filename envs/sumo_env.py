@@ -63,10 +63,8 @@ class TrafficSignalEnv(ParallelEnv):
             raise InvalidOptionError(f"backend={backend!r}; choose 'libsumo' (fast) or 'traci' (needed for the GUI)")
         if gui and backend != "traci":
             backend = "traci"  # sumo-gui only runs behind TraCI
-        if not scenario.delta > 0 or scenario.yellow < 0 or min_green < 0:
-            raise InvalidOptionError(
-                f"delta={scenario.delta}, yellow={scenario.yellow}, min_green={min_green}: delta must be > 0, the others >= 0"
-            )
+        if min_green < 0:
+            raise InvalidOptionError(f"min_green={min_green}: it must be >= 0")
         self.scenario = scenario
         self.network = read_network(scenario.net)
         self.signals = self.network.signals

@@ -2,7 +2,6 @@
 built-in ones (make_env, run configs, experiment files, tables)."""
 from __future__ import annotations
 
-import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,10 +12,8 @@ from .errors import InvalidOptionError, NoTrafficLightsError, ScenarioFileError
 from .grids import DEFAULT_DEMAND_PER_ENTRY
 from .generators import arterial_net, grid_net, osm_net, random_net, random_trips
 from .network import read_network
-from .paths import fmat_home, publish_dir
+from .paths import check_name as check_path_name, fmat_home, inside, publish_dir
 from .scenarios import GRID_PATTERN, Scenario, builtin_names, validate_scenario
-
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
 def registry_dir() -> Path:
@@ -29,19 +26,27 @@ def user_names() -> list[str]:
 
 
 def load_user(name: str) -> Scenario | None:
-    path = registry_dir() / name / "scenario.yaml"
+    """The added scenario called `name`, or None; a name that could escape the registry is refused."""
+    folder = inside(registry_dir(), name)
+    path = folder / "scenario.yaml"
     if not path.is_file():
         return None
-    data = yaml.safe_load(path.read_text())
-    folder = path.parent
-    return Scenario(name=name, net=str(folder / data["net"]), routes=tuple(str(folder / r) for r in data["routes"]),
-                    begin=data["begin"], end=data["end"], delta=data["delta"], yellow=data["yellow"],
-                    source=data.get("source", "user"), signals=data.get("signals"))
+    try:
+        data = yaml.safe_load(path.read_text())
+        files = [data["net"], *data["routes"]]
+        for file in files:
+            check_path_name(file, "file name")
+        return Scenario(name=name, net=str(folder / data["net"]), routes=tuple(str(folder / r) for r in data["routes"]),
+                        begin=float(data["begin"]), end=float(data["end"]), delta=float(data["delta"]),
+                        yellow=float(data["yellow"]), source=str(data.get("source", "user")), signals=data.get("signals"))
+    except (yaml.YAMLError, UnicodeDecodeError, TypeError, KeyError, ValueError) as exc:
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise ScenarioFileError(f"{path} is damaged ({detail}); `fmat scenario remove {name}` and add it again") from None
 
 
 def check_name(name: str) -> None:
-    if not NAME_PATTERN.match(name or ""):
-        raise InvalidOptionError(f"scenario name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter")
+    """A name that may be registered: safe as a folder name, not a built-in, not taken."""
+    check_path_name(name)
     if name in builtin_names() or GRID_PATTERN.match(name):
         raise InvalidOptionError(f"scenario name {name!r} clashes with a built-in scenario; choose another name")
     if (registry_dir() / name).exists():
@@ -87,8 +92,15 @@ def _from_sumocfg(cfg: Path) -> tuple[Path, list[Path], float | None, float | No
     if not net:
         raise ScenarioFileError(f"sumocfg {cfg} has no <net-file>; add one or pass --net")
     routes = [cfg.parent / r.strip() for r in (value("route-files") or "").split(",") if r.strip()]
-    begin, end = value("begin"), value("end")
-    return cfg.parent / net, routes, float(begin) if begin else None, float(end) if end else None
+
+    def seconds(tag):
+        text = value(tag)
+        try:
+            return float(text) if text else None
+        except ValueError:
+            raise ScenarioFileError(f"sumocfg {cfg}: <{tag} value={text!r}> is not a number of seconds") from None
+
+    return cfg.parent / net, routes, seconds("begin"), seconds("end")
 
 
 def add_scenario(
@@ -136,7 +148,10 @@ def add_scenario(
     def build(folder: Path) -> None:
         target_net = folder / f"{name}.net.xml"
         if osm:
-            osm_net(Path(osm), target_net)
+            try:
+                osm_net(Path(osm), target_net)
+            except RuntimeError as exc:
+                raise ScenarioFileError(f"OSM file {osm} could not be converted: {exc}; is it an OpenStreetMap .osm XML extract?") from None
             try:
                 network = read_network(str(target_net))
             except NoTrafficLightsError:
@@ -202,7 +217,7 @@ def generate_scenario(name: str, kind: str, demand: float | None = None, seed: i
 
 
 def remove_scenario(name: str) -> None:
-    folder = registry_dir() / name
+    folder = inside(registry_dir(), name)
     if not (folder / "scenario.yaml").is_file():
         known = ", ".join(user_names()) or "none"
         raise InvalidOptionError(f"no added scenario named {name!r} (added scenarios: {known})")

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+FIGURES = (".png", ".pdf", ".svg")
+
 
 def write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
@@ -42,3 +44,37 @@ def torch_save(obj, path: str | Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     write_bytes(path, buf.getvalue())
+
+
+def _nearest_existing(path: Path) -> Path:
+    for parent in (path, *path.parents):
+        if parent.exists():
+            return parent
+    return Path(".")
+
+
+def check_writable_dir(path: str | Path, what: str, shown: str | Path | None = None) -> None:
+    """Refuse, before any work, a folder that cannot be created or written (one-line FmatError).
+    `shown` is the path the user gave, when `path` is the folder it goes in."""
+    from fmat.envs.errors import FmatError
+
+    path, shown = Path(path), shown or path
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        raise FmatError(f"{what} {shown}: {base} is a file, not a folder; choose another {what}")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise FmatError(f"{what} {shown}: permission denied in {base}; choose a folder you can write to")
+
+
+def check_writable_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Refuse, before any work, a file destination that cannot be written (one-line FmatError)."""
+    from fmat.envs.errors import FmatError
+
+    path = Path(path)
+    if path.is_dir():
+        raise FmatError(f"{what} {path} is a folder; give a file name, e.g. {path / ('out' + (suffixes[0] if suffixes else '.txt'))}")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise FmatError(f"{what} {path}: unsupported file type {path.suffix or '(none)'}; use {', '.join(suffixes)}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise FmatError(f"{what} {path}: permission denied; choose a file you can write")
+    check_writable_dir(path.parent, what, shown=path)

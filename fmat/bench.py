@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -18,11 +17,13 @@ import yaml
 from fmat import atomic
 from fmat.envs.errors import FmatError
 from fmat.config import RunConfig
+from fmat.envs import check_env
+from fmat.files import read_json
 from fmat.evaluate import transfer_blocker
 from fmat.launchers import Task, run_local, run_ray, train_task
 from fmat.registry import LEARNERS
 from fmat.sweep import load_sweep
-from fmat.train import finished, is_done
+from fmat.train import check_run, finished, is_done
 
 
 @dataclass
@@ -52,6 +53,20 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
             if unknown:
                 raise FmatError(f"--{key}s {unknown[0]}: not in {path}; it has {', '.join(sorted(present))}")
             runs = [r for r in runs if getattr(r, key) in wanted]
+    checked = set()
+    for cfg in runs:  # every run is checked before any starts
+        key = (cfg.output_dir, cfg.scenario, str(cfg.env.options(cfg.scenario)))
+        if key not in checked:
+            try:
+                check_run(cfg)
+            except FmatError as exc:
+                raise FmatError(f"{path} [{cfg.algorithm} on {cfg.scenario}, seed {cfg.seed}]: {exc}") from None
+            checked.add(key)
+    for target in sweep.transfer:
+        try:
+            check_env(target)
+        except FmatError as exc:
+            raise FmatError(f"{path}: transfer: {target}: {exc}") from None
     workers = workers or default_workers()
     result = SweepResult(total=len(runs))
     todo: dict[str, Task] = {}
@@ -85,7 +100,7 @@ def transfer_tasks(runs: list[RunConfig], targets: list[str]) -> tuple[dict[str,
                 continue
             out = cfg.run_dir / "transfer" / f"{target}.json"
             name = f"{cfg.run_dir} on {target}"
-            if out.is_file() and json.loads(out.read_text()).get("trained") == done:
+            if out.is_file() and read_json(out).get("trained") == done:
                 skipped.append(name)
                 continue
             args = ("evaluate", str(cfg.run_dir), "--scenario", target, "--episodes", str(max(1, cfg.evaluation.episodes)),

@@ -8,7 +8,8 @@ import argparse
 import os
 import sys
 
-from fmat.envs.errors import FmatError
+from fmat import atomic
+from fmat.envs.errors import FmatError, first_line
 
 
 def cmd_scenarios(args: argparse.Namespace) -> None:
@@ -44,6 +45,8 @@ def cmd_scenario(args: argparse.Namespace) -> None:
     else:  # show
         from fmat.scenario_show import draw, report
 
+        if args.out:
+            atomic.check_writable_file(args.out, "--out", atomic.FIGURES)
         text, warnings = report(args.name)
         print(text)
         for warning in warnings:
@@ -67,17 +70,20 @@ def cmd_perf_env(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    import json
-
     from fmat.config import load_config
-    from fmat.train import is_done, train
+    from fmat.files import read_json
+    from fmat.train import check_run, is_done, train
 
     cfg = load_config(args.config, args.set)
+    try:
+        check_run(cfg)
+    except FmatError as exc:
+        raise FmatError(f"{args.config}: {exc}") from None
     finished_before = args.resume and is_done(cfg)
     run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
     print(f"{run_dir} had already finished this budget; nothing to do (raise train.episodes to go on)"
           if finished_before else f"run written to {run_dir}")
-    stopped = json.loads((run_dir / "done.json").read_text()).get("over_budget")
+    stopped = read_json(run_dir / "done.json").get("over_budget")
     if stopped:
         print(f"over budget: {stopped['seconds_per_episode']:.1f} s per episode projects {stopped['projected_seconds']:.0f} s "
               f"of training, more than train.time_budget_s={stopped['time_budget_s']:g}; stopped after "
@@ -91,11 +97,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     from fmat.evaluate import evaluate
 
+    if args.out:
+        atomic.check_writable_file(args.out, "--out")
     result = evaluate(args.run_dir, scenario=args.scenario, episodes=args.episodes, greedy=False if args.sample else None)
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
-        from fmat import atomic
-
         atomic.write_text(args.out, text)
         print(f"metrics written to {args.out}")
     else:
@@ -155,9 +161,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> None:
-    from fmat import atomic
     from fmat.report import collect, render
 
+    if args.out:
+        atomic.check_writable_file(args.out, "--out")
     statistic = "iqm" if args.iqm else "mean"
     if args.transfer:
         from fmat import transfer_table
@@ -178,6 +185,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
     from fmat.plot import plot
     from fmat.report import collect
 
+    atomic.check_writable_file(args.out, "--out", atomic.FIGURES)
     print(f"figure written to {plot(collect(args.run_roots), args.out, metric=args.metric, x=args.x, log_y=args.log_y)}")
 
 
@@ -193,6 +201,7 @@ def positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fmat", description="Multi-agent RL benchmarks for traffic signal control on SUMO.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("scenarios", help="list the available scenarios (name, signals, source)")
@@ -318,7 +327,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fmat: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file the user named that the system refuses (full disk, permissions, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"fmat: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"fmat: internal error: {type(exc).__name__}: {first_line(exc, 200)} ({_save_traceback()})", file=sys.stderr)
+        return 1
     return code or 0
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a file; say where (or how to see it)."""
+    import tempfile
+    import time
+    import traceback
+
+    text = traceback.format_exc()
+    try:
+        fd, path = tempfile.mkstemp(prefix=f"fmat-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return f"traceback written to {path}; please include it in a bug report"
+    except OSError:
+        return "rerun with --debug to see the traceback"
 
 
 if __name__ == "__main__":

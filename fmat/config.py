@@ -14,7 +14,10 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fmat.envs.paths import NAME_MAX, inside
+from fmat.files import read_yaml_mapping
 from fmat.envs.scenarios import GRID_PATTERN, is_known
+from fmat.envs.errors import FmatError
 from fmat.registry import ALGORITHMS, LEARNERS, ConfigError, model_config
 
 
@@ -107,7 +110,7 @@ class RunConfig(Strict):
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.output_dir) / self.run_name
+        return inside(self.output_dir, self.run_name, "run name", limit=2 * NAME_MAX)
 
 
 def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
@@ -123,7 +126,10 @@ def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"{source}: --set {key}: {part} is not a section")
-        node[parts[-1]] = yaml.safe_load(raw)
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML; quote it, e.g. --set '{key}=\"text\"'") from None
     return data
 
 
@@ -146,6 +152,10 @@ def validate(data: dict, source: str) -> RunConfig:
     elif cfg.model:
         raise ConfigError(f"{source}: model: {cfg.algorithm} is a classical controller and takes no model settings")
     cfg.env.options(cfg.scenario)
+    try:
+        cfg.run_dir
+    except FmatError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     return cfg
 
 
@@ -160,13 +170,7 @@ def read_yaml(path: Path, what: str, overrides: list[str] = ()) -> dict:
     """A YAML mapping with --set overrides applied; one-line ConfigErrors for a missing or bad file."""
     if not path.is_file():
         raise ConfigError(f"{what} {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys")
-    return apply_overrides(data, list(overrides), str(path))
+    return apply_overrides(read_yaml_mapping(path), list(overrides), str(path))
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:

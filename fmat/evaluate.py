@@ -5,14 +5,15 @@ agents (MAPPO, IPPO) cannot transfer and say so.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from fmat import checkpoint
 from fmat.config import load_config
+from fmat.files import read_json
 from fmat.envs import make_env
 from fmat.envs.errors import FmatError
 from fmat.envs.metrics import METRICS
@@ -64,15 +65,17 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         ckpt_path = run_dir / "checkpoint.pt"
         if not ckpt_path.is_file():
             raise FmatError(f"{run_dir} has no checkpoint.pt yet; train it first")
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        layout = ckpt["layout"]
+        ckpt = checkpoint.load(ckpt_path, cfg.algorithm)
+        with checkpoint.restoring(ckpt_path):
+            layout = {k: int(ckpt["layout"][k]) for k in ("obs_dim", "max_phases", "max_lanes")}
         env = make_env(target, seed=EVAL_SEED_BASE, pad_phases=layout["max_phases"], pad_lanes=layout["max_lanes"],
                        **{k: v for k, v in options.items() if k not in ("pad_phases", "pad_lanes")})
         if env.obs_dim != layout["obs_dim"] or env.max_phases != layout["max_phases"]:
             env.close()
             raise NotApplicableError(f"{target}'s observation layout differs from the training map's; train with env.pad_phases/pad_lanes")
         policy = build_policy(cfg.algorithm, env.obs_dim, env.max_phases, env.graph, cfg.model)
-        policy.load_state_dict(ckpt["policy"])
+        with checkpoint.restoring(ckpt_path):
+            policy.load_state_dict(ckpt["policy"])
         policy.eval()
 
         def choose(obs):
@@ -111,6 +114,6 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         "mean": {k: float(np.mean([r[k] for r in results])) for k in METRICS},
         "wall_seconds": round(time.perf_counter() - start, 3),
         # which training this evaluated; absent while the run is still training (`fmat train` evaluates before done.json)
-        **({"trained": json.loads(done.read_text())} if done.is_file() else {}),
+        **({"trained": read_json(done)} if done.is_file() else {}),
     }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fmat import atomic
 from fmat.envs.errors import FmatError
 from fmat.registry import ALGORITHMS, CONTROLLERS
 from fmat.report import LOWER_IS_BETTER, UNITS, Run, ordered
@@ -71,8 +72,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     if x not in X_AXES:
         raise FmatError(f"unknown x axis {x!r}; choose one of {', '.join(X_AXES)}")
     out = Path(out)
-    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise FmatError(f"--out {out}: the figure must end in .png, .pdf or .svg")
+    atomic.check_writable_file(out, "--out", atomic.FIGURES)
     scenarios = ordered({r.scenario for r in runs}, builtin_names())
     cols = min(4, len(scenarios))
     rows = math.ceil(len(scenarios) / cols)

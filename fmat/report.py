@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from fmat import resco_published
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
+from fmat.files import read_json, read_metrics, read_yaml_mapping
 from fmat.registry import ALGORITHMS
 from fmat.stats import aggregate, average_ranks, bootstrap_ci
 
@@ -46,10 +45,7 @@ class Run:
 
     def curve(self) -> list[dict]:
         path = self.path / "metrics.csv"
-        if not path.is_file():
-            return []
-        with open(path) as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return read_metrics(path, ("episode", "wall_seconds")) if path.is_file() else []
 
     def compute_seconds(self) -> float:
         """Training wall time so far (the last metrics row), excluding evaluation."""
@@ -62,11 +58,11 @@ class Run:
 
     def final(self) -> dict | None:
         path = self.path / "eval.json"
-        return json.loads(path.read_text())["mean"] if path.is_file() else None
+        return read_json(path, ("mean",))["mean"] if path.is_file() else None
 
     def done(self) -> dict | None:
         path = self.path / "done.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        return read_json(path) if path.is_file() else None
 
     def over_budget(self) -> dict | None:
         """done.json's record of a run stopped by its time budget, else None."""
@@ -83,8 +79,12 @@ def collect(roots: list[str]) -> list[Run]:
         for cfg_path in sorted(root.rglob("config.yaml")):
             if not (cfg_path.parent / "metrics.csv").is_file():
                 continue
-            cfg = yaml.safe_load(cfg_path.read_text())
-            runs.append(Run(cfg["algorithm"], cfg["scenario"], int(cfg["seed"]), cfg_path.parent))
+            cfg = read_yaml_mapping(cfg_path)
+            try:
+                runs.append(Run(str(cfg["algorithm"]), str(cfg["scenario"]), int(cfg["seed"]), cfg_path.parent))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise FmatError(f"{cfg_path}: not a run config ({type(exc).__name__}: {exc}); "
+                                "the run directory is damaged or not written by fmat") from None
     if not runs:
         raise FmatError(f"no run directories (config.yaml + metrics.csv) under {', '.join(map(str, roots))}")
     return runs

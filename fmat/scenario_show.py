@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fmat import atomic
 from fmat.envs import get_scenario
 from fmat.envs.errors import FmatError
 from fmat.envs.graph import AgentGraph, build_graph
@@ -82,8 +83,7 @@ def draw(name: str, out: str, factors: str | None = None) -> dict:
     import sumolib
 
     out = Path(out)
-    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise FmatError(f"--out {out}: the figure must end in .png, .pdf or .svg")
+    atomic.check_writable_file(out, "--out", atomic.FIGURES)
     scenario = get_scenario(name)
     network = read_network(scenario.net)
     graph = build_graph(network)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmat.config import RunConfig, read_yaml, validate
+from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names, is_known
 from fmat.registry import ALGORITHMS, ConfigError
 
@@ -64,7 +65,11 @@ def _scenarios(value, source: str, key: str = "scenarios") -> list[str]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{source}: {key}: expected a non-empty list of scenario names")
     for i, name in enumerate(value):
-        if not isinstance(name, str) or not is_known(name):
+        try:
+            known = isinstance(name, str) and is_known(name)
+        except FmatError as exc:  # a name that could escape the scenario registry
+            raise ConfigError(f"{source}: {key}[{i}]: {exc}") from None
+        if not known:
             raise ConfigError(
                 f"{source}: {key}[{i}]: unknown scenario {name!r}; allowed: {', '.join(builtin_names())}, "
                 "grid-RxC or a name added with `fmat scenario add`"

@@ -12,7 +12,6 @@ done.json, so tables can say so instead of leaving the cell out.
 """
 from __future__ import annotations
 
-import csv
 import fcntl
 import math
 import os
@@ -23,10 +22,11 @@ import numpy as np
 import torch
 import yaml
 
-from fmat import atomic
+from fmat import atomic, checkpoint
 from fmat.config import RunConfig, load_config
-from fmat.envs import make_env, make_vector_env, resolve_scenario
+from fmat.envs import check_env, make_env, make_vector_env, resolve_scenario
 from fmat.envs.errors import FmatError
+from fmat.files import read_json, read_metrics
 from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
 from fmat.registry import CONTROLLERS, build_policy
 from fmat.rollout import sharing_matrix, to_tensors
@@ -71,8 +71,9 @@ class RunLog:
         self.path = run_dir / "metrics.csv"
         self.rows: list[dict] = []
         if self.path.exists():
-            with open(self.path) as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["episode"]) < keep_episodes]
+            self.rows = [r for r in read_metrics(self.path, tuple(COLUMNS)) if r["episode"] < keep_episodes]
+            for r in self.rows:
+                r["episode"], r["env_steps"] = int(r["episode"]), int(r["env_steps"])
         self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=keep_episodes)
 
     def episode(self, row: dict) -> None:
@@ -133,7 +134,7 @@ def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None, bo
                             "resume with the same settings or choose another output_dir")
         if finished(cfg):  # nothing left to train, and its evaluation stands: leave the run as it is
             return run_dir, None, True
-        state = torch.load(ckpt_path, weights_only=False)
+        state = checkpoint.load(ckpt_path, cfg.algorithm)
     atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     return run_dir, state, False
 
@@ -159,8 +160,17 @@ class RunBusyError(FmatError):
     """Another process holds the run directory."""
 
 
+def check_run(cfg: RunConfig) -> None:
+    """Everything about a run that can be checked without running SUMO, before its run directory,
+    lock or any cache entry is made: output_dir, the window and timing (delta against yellow and
+    all-red), the padding, and the scenario's files and network."""
+    atomic.check_writable_dir(cfg.output_dir, "output_dir")
+    check_env(cfg.scenario, **cfg.env.options(cfg.scenario))
+
+
 def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train (or, for a classical controller, run) and evaluate; returns the run directory."""
+    check_run(cfg)
     lock = RunLock(cfg.run_dir)
     try:
         return _train_locked(cfg, resume, progress)
@@ -181,7 +191,7 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
             runner(cfg, budget, run_dir, state, log, bar)
     finally:
         log.close()
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    ckpt = checkpoint.load(run_dir / "checkpoint.pt", cfg.algorithm)
     done = {"episodes": ckpt["episode"], "env_steps": ckpt["env_steps"], "wall_seconds": ckpt["wall_seconds"]}
     stopped = over_budget(cfg, ckpt["episode"], budget, ckpt["wall_seconds"])
     if stopped:
@@ -198,12 +208,10 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
 def finished(cfg: RunConfig) -> dict | None:
     """The run's done.json record if its directory holds a finished run of this config's full
     budget, or one stopped by the same time budget (a raised budget lets the run continue)."""
-    import json
-
     marker = cfg.run_dir / "done.json"
     if not marker.is_file():
         return None
-    done = json.loads(marker.read_text())
+    done = read_json(marker, ("episodes",))
     if "over_budget" in done:
         return done if done["over_budget"]["time_budget_s"] == cfg.train.time_budget_s else None
     return done if done["episodes"] >= episode_budget(cfg, decisions_per_episode(_scenario(cfg))) else None
@@ -247,7 +255,7 @@ def _run_controller(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunL
             wall += time.perf_counter() - start
             log.episode(_row(episode, env_steps, wall, total, info["episode"]))
             episode += 1
-            atomic.torch_save({"episode": episode, "env_steps": env_steps, "wall_seconds": wall}, run_dir / "checkpoint.pt")
+            checkpoint.save(run_dir / "checkpoint.pt", cfg.algorithm, {"episode": episode, "env_steps": env_steps, "wall_seconds": wall})
             bar.update(episode, info["episode"]["delay"])
     finally:
         env.close()
@@ -266,12 +274,13 @@ def _train_learner(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunLo
         generator = torch.Generator().manual_seed(cfg.seed)
         episode, env_steps, wall, updates = 0, 0, 0.0, 0
         if state:
-            policy.load_state_dict(state["policy"])
-            optimizer.load_state_dict(state["optimizer"])
-            value_norm.load_state_dict(state["value_norm"])
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            episode, env_steps, wall, updates = state["episode"], state["env_steps"], state["wall_seconds"], state["updates"]
+            with checkpoint.restoring(run_dir / "checkpoint.pt"):
+                policy.load_state_dict(state["policy"])
+                optimizer.load_state_dict(state["optimizer"])
+                value_norm.load_state_dict(state["value_norm"])
+                generator.set_state(state["generator"])
+                torch.set_rng_state(state["torch_rng"])
+                episode, env_steps, wall, updates = state["episode"], state["env_steps"], state["wall_seconds"], state["updates"]
         share = sharing_matrix(vec.graph, cfg.train.reward_sharing)
         layout = {"obs_dim": vec.obs_dim, "max_phases": vec.max_phases, "max_lanes": vec.max_lanes}
 
@@ -293,11 +302,11 @@ def _train_learner(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunLo
             for i in range(min(n_envs, budget - episode)):
                 log.episode(_row(episode + i, env_steps, wall, returns[i], {k: metrics[k][i] for k in COLUMNS[4:]}))
             episode += n_envs
-            atomic.torch_save(
+            checkpoint.save(
+                run_dir / "checkpoint.pt", cfg.algorithm,
                 {"episode": min(episode, budget), "env_steps": env_steps, "wall_seconds": wall, "updates": updates,
                  "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "value_norm": value_norm.state_dict(),
                  "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "layout": layout},
-                run_dir / "checkpoint.pt",
             )
             bar.update(min(episode, budget), float(np.mean(metrics["delay"])))
     finally:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
+from fmat.files import read_json
 from fmat.evaluate import transfer_blocker
 from fmat.registry import ALGORITHMS, LEARNERS
 from fmat.report import LOWER_IS_BETTER, UNITS, Cell, Run, cell_text, latex, markdown, ordered
@@ -23,7 +23,7 @@ OWN = "own map"
 
 def _transfers(run: Run) -> dict[str, dict]:
     """Target scenario -> the run's transfer evaluation there (RUN/transfer/SCENARIO.json)."""
-    return {path.stem: json.loads(path.read_text()) for path in sorted((run.path / "transfer").glob("*.json"))}
+    return {path.stem: read_json(path, ("mean",)) for path in sorted((run.path / "transfer").glob("*.json"))}
 
 
 def _values(run: Run, metric: str) -> dict[str, float]:
@@ -51,7 +51,7 @@ def _compute(runs: list[Run]) -> str:
 
 
 def _evaluations(runs: list[Run]) -> list[str]:
-    return sorted({json.loads((r.path / "eval.json").read_text())["evaluation"] for r in runs if (r.path / "eval.json").is_file()})
+    return sorted({read_json(r.path / "eval.json", ("evaluation",))["evaluation"] for r in runs if (r.path / "eval.json").is_file()})
 
 
 def build(runs: list[Run], metric: str, statistic: str):
