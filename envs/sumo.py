@@ -5,6 +5,7 @@ PyPI package; SUMO_HOME is derived from it, never asked of the user.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import subprocess
@@ -82,7 +83,9 @@ class Simulation:
             import traci
 
             self._label = f"fmat-{os.getpid()}-{next(_TRACI_LABELS)}"
-            traci.start([program, *sumo_args], label=self._label)
+            # TraCI prints its connection retries on stdout, and so would SUMO: keep stdout for results
+            with contextlib.redirect_stdout(sys.stderr):
+                traci.start([program, *sumo_args], label=self._label, stdout=subprocess.DEVNULL)
             self.conn = traci.getConnection(self._label)
         else:
             raise ValueError(f"backend must be 'libsumo' or 'traci', not {backend!r}")

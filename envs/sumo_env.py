@@ -112,6 +112,7 @@ class TrafficSignalEnv(ParallelEnv):
         self._graph = None
         self._sim: Simulation | None = None
         self._metrics: dict[str, float] | None = None
+        self._signal_metrics: dict[str, dict[str, float]] | None = None
         self._outdir = tempfile.mkdtemp(prefix="fmat-sumo-")
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._outdir, True)
 
@@ -204,6 +205,7 @@ class TrafficSignalEnv(ParallelEnv):
                 conn.trafficlight.setRedYellowGreenState(s.id, s.green_phases[0])
         self._metrics = None
         self._queue_sum, self._decisions = 0.0, 0
+        self._per_signal = {k: np.zeros(n) for k in ("queue", "waiting", "vehicles", "switches")}
         self._time = float(conn.simulation.getTime())
         self._state = self._measure(self._sim.read()[0])
         return self._observe(), {}
@@ -239,6 +241,7 @@ class TrafficSignalEnv(ParallelEnv):
         rewards = np.asarray(self.reward_fn(self._state, previous), dtype=np.float32).reshape(-1)
         self._queue_sum += float(self._state.in_halting.sum(1).mean())
         self._decisions += 1
+        self._accumulate_signals(previous)
         obs = self._observe()
         done = self._time >= self.scenario.end - 1e-6
         info: dict[str, Any] = {"time": self._time}
@@ -250,6 +253,16 @@ class TrafficSignalEnv(ParallelEnv):
     def traffic_state(self) -> TrafficState:
         """The measurements behind the latest observation (classical controllers read these)."""
         return self._state
+
+    def signal_metrics(self) -> dict[str, dict[str, float]]:
+        """Per signal, over the last finished episode's decisions: `queue`, the mean number of halted
+        vehicles on its incoming lanes; `waiting`, the mean accumulated waiting time (s) of the
+        vehicles on them (weighted by vehicle, so empty moments do not count); `switches`, the
+        number of changes of green phase between decisions (under `control="fixed"`, a programme
+        that changes more than once within a decision step counts once)."""
+        if self._signal_metrics is None:
+            raise RuntimeError("no episode has finished yet")
+        return {a: dict(m) for a, m in self._signal_metrics.items()}
 
     def episode_metrics(self) -> dict[str, float]:
         """Metrics of the last finished episode: delay, travel_time, waiting_time, throughput, queue, teleports."""
@@ -295,6 +308,13 @@ class TrafficSignalEnv(ParallelEnv):
             if green != self._phase[i]:
                 self._phase[i], self._green_time[i] = green, 0.0
 
+    def _accumulate_signals(self, previous: TrafficState) -> None:
+        st, acc = self._state, self._per_signal
+        acc["queue"] += st.in_halting.sum(1)
+        acc["waiting"] += st.in_waiting.sum(1)
+        acc["vehicles"] += st.in_vehicles.sum(1)
+        acc["switches"] += st.phase != previous.phase
+
     def _measure(self, lane_values: np.ndarray) -> TrafficState:
         return self.layout.state(self._time, lane_values, self._phase.copy(), self._green_time.copy())
 
@@ -329,4 +349,11 @@ class TrafficSignalEnv(ParallelEnv):
         metrics["queue"] = self._queue_sum / max(self._decisions, 1)
         metrics["teleports"] = teleports(self._path("statistics.xml"))
         self._metrics = metrics
+        acc = self._per_signal
+        self._signal_metrics = {
+            a: {"queue": float(acc["queue"][i] / max(self._decisions, 1)),
+                "waiting": float(acc["waiting"][i] / max(acc["vehicles"][i], 1.0)),
+                "switches": int(acc["switches"][i])}
+            for i, a in enumerate(self.possible_agents)
+        }
         return dict(metrics)

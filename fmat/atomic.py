@@ -78,3 +78,19 @@ def check_writable_file(path: str | Path, what: str, suffixes: tuple[str, ...] =
     if path.exists() and not os.access(path, os.W_OK):
         raise FmatError(f"{what} {path}: permission denied; choose a file you can write")
     check_writable_dir(path.parent, what, shown=path)
+
+
+def save_figure(fig, out: str | Path, dpi: int = 150, description: str | None = None) -> Path:
+    """Save a matplotlib figure atomically and close it; a PNG gets `description` as metadata."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    meta = {"Description": description} if description and out.suffix.lower() == ".png" else None
+    try:
+        fig.savefig(tmp, dpi=dpi, metadata=meta)
+    finally:
+        plt.close(fig)
+    tmp.replace(out)
+    return out

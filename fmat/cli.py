@@ -99,13 +99,21 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     if args.out:
         atomic.check_writable_file(args.out, "--out")
-    result = evaluate(args.run_dir, scenario=args.scenario, episodes=args.episodes, greedy=False if args.sample else None)
+    result = evaluate(args.run_dir, scenario=args.scenario, episodes=args.episodes, greedy=False if args.sample else None,
+                      gui=args.gui)
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
         atomic.write_text(args.out, text)
         print(f"metrics written to {args.out}")
     else:
         print(text, end="")
+
+
+def cmd_map(args: argparse.Namespace) -> None:
+    from fmat.signal_map import draw_map
+
+    info = draw_map(args.run_dir, args.out, against=args.against, metric=args.metric)
+    print(f"figure written to {args.out} ({info['signals']} signals on {info['scenario']}, {info['metric']})")
 
 
 def cmd_perf_policy(args: argparse.Namespace) -> None:
@@ -256,7 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=positive_int, default=1, help="evaluation episodes (default 1)")
     p.add_argument("--sample", action="store_true", help="sample actions from the policy instead of taking the most likely")
     p.add_argument("--out", help="write the JSON to this file (atomically) instead of printing it")
+    p.add_argument("--gui", action="store_true", help="watch the episodes in sumo-gui (needs a display; same seeds)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("map", help="the network with each signal coloured by a per-signal metric of a run's evaluation")
+    p.add_argument("run_dir", help="a run directory (its eval.json), or an evaluation JSON written by `fmat evaluate --out`")
+    p.add_argument("--against", help="another run on the same scenario: colour the difference (green: RUN better)")
+    p.add_argument("--metric", choices=["queue", "waiting", "switches"], default="queue",
+                   help="queue (default): mean halted vehicles; waiting: mean waiting time (s); switches: phase changes")
+    p.add_argument("--out", required=True, help="figure file: .png, .pdf or .svg")
+    p.set_defaults(func=cmd_map)
 
     p = sub.add_parser("bench", help="run an experiment file: algorithms x scenarios x seeds (resumable)")
     p.add_argument("config", help="experiment YAML, e.g. experiments/smoke.yaml")

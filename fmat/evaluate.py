@@ -5,6 +5,7 @@ agents (MAPPO, IPPO) cannot transfer and say so.
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +22,15 @@ from fmat.registry import CONTROLLERS, LEARNERS, build_policy
 from fmat.rollout import add_batch_dim
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
+SIGNAL_METRICS = ("queue", "waiting", "switches")
+
+
+def check_display() -> None:
+    """sumo-gui needs an X display; without one, say so in one line and how to go on."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise FmatError("--gui: no display (DISPLAY is not set); run it on a machine with a screen, under a virtual "
+                        "display (`xvfb-run -a fmat evaluate RUN --gui`), or draw per-signal results with "
+                        "`fmat map RUN --out map.png`")
 
 
 def eval_seed(run_seed: int, episode: int) -> int:
@@ -41,17 +51,24 @@ def transfer_blocker(algorithm: str) -> str | None:
     return None
 
 
-def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1, greedy: bool | None = None) -> dict:
-    """Metrics of `episodes` evaluation episodes. `greedy` (default: the run's evaluation.greedy)
-    takes each agent's most likely action; False samples from the policy, which keeps an
-    under-trained policy from locking into one phase."""
+def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1, greedy: bool | None = None,
+             gui: bool = False) -> dict:
+    """Metrics of `episodes` evaluation episodes, overall and per signal (`signals`: mean queue,
+    waiting time and phase switches over the episodes). `greedy` (default: the run's
+    evaluation.greedy) takes each agent's most likely action; False samples from the policy, which
+    keeps an under-trained policy from locking into one phase. `gui` shows the episodes in
+    sumo-gui (TraCI) with the same seeds."""
     run_dir = Path(run_dir)
+    if gui:
+        check_display()
     if not (run_dir / "config.yaml").is_file():
         raise FmatError(f"{run_dir} is not a run directory (no config.yaml); pass a folder written by `fmat train`")
     cfg = load_config(run_dir / "config.yaml")
     greedy = cfg.evaluation.greedy if greedy is None else greedy
     target = scenario or cfg.scenario
     options = cfg.env.model_dump(exclude_none=True)
+    if gui:
+        options["gui"] = True
     if target != cfg.scenario:
         for key in ("demand", "lanes", "route_seed", "begin", "end"):
             options.pop(key, None)
@@ -86,7 +103,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         env = make_env(target, seed=EVAL_SEED_BASE, **options, **controller_cls.env_options)
         choose = None
 
-    results = []
+    results, per_signal = [], []
     start = time.perf_counter()
     try:
         with torch.random.fork_rng():  # sampled evaluation is reproducible and leaves the caller's RNG alone
@@ -99,6 +116,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
                     actions = choose(obs) if choose else controller.act(env.traffic_state, obs["action_mask"])
                     obs, _, done, info = env.step_arrays(actions)
                 results.append(info["episode"])
+                per_signal.append(env.signal_metrics())
     finally:
         env.close()
     done = run_dir / "done.json"
@@ -112,6 +130,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
                        else "classical controller"),
         "episodes": results,
         "mean": {k: float(np.mean([r[k] for r in results])) for k in METRICS},
+        "signals": {a: {k: float(np.mean([s[a][k] for s in per_signal])) for k in SIGNAL_METRICS} for a in per_signal[0]},
         "wall_seconds": round(time.perf_counter() - start, 3),
         # which training this evaluated; absent while the run is still training (`fmat train` evaluates before done.json)
         **({"trained": read_json(done)} if done.is_file() else {}),

@@ -117,9 +117,4 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     fig.suptitle("mean over seeds, shaded: 95% bootstrap band; dashed: controllers that do not learn (mean of their episodes)",
                  fontsize=9)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=150)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return atomic.save_figure(fig, out)

@@ -74,24 +74,29 @@ def _short_lane_warnings(network) -> list[str]:
     return out
 
 
+def draw_roads(ax, net_file: str) -> None:
+    """The network's roads in grey, beneath whatever is drawn on them."""
+    import sumolib
+
+    for edge in sumolib.net.readNet(net_file).getEdges():
+        xs, ys = zip(*edge.getShape())
+        ax.plot(xs, ys, color="#bbbbbb", lw=0.8, zorder=1)
+
+
 def draw(name: str, out: str, factors: str | None = None) -> dict:
     """Draw roads (grey), signals (nodes) and neighbour links; optionally f-MAT's factors."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import sumolib
 
     out = Path(out)
     atomic.check_writable_file(out, "--out", atomic.FIGURES)
     scenario = get_scenario(name)
     network = read_network(scenario.net)
     graph = build_graph(network)
-    net = sumolib.net.readNet(scenario.net)
     fig, ax = plt.subplots(figsize=(8, 8))
-    for edge in net.getEdges():
-        xs, ys = zip(*edge.getShape())
-        ax.plot(xs, ys, color="#bbbbbb", lw=0.8, zorder=1)
+    draw_roads(ax, scenario.net)
     pos = graph.positions.numpy()
     for a, b in graph.edge_index.t().tolist():
         if a < b:
@@ -120,11 +125,6 @@ def draw(name: str, out: str, factors: str | None = None) -> dict:
     ax.set_ylabel("y (m)")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     info = {"nodes": graph.num_nodes, "links": graph.edge_index.shape[1] // 2, "factors": n_factors}
-    meta = {"Description": f"fmat scenario {name}: {info}"} if out.suffix.lower() == ".png" else None
-    fig.savefig(tmp, dpi=130, metadata=meta)
-    plt.close(fig)
-    tmp.replace(out)
+    atomic.save_figure(fig, out, dpi=130, description=f"fmat scenario {name}: {info}")
     return info
