@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 from .errors import FmatError, InvalidOptionError, NoTrafficLightsError, ScenarioFileError, UnknownScenarioError
-from .scenarios import Scenario, builtin_names, get_scenario
+from .scenario import Scenario, get_scenario, is_known
+from . import scenarios, grids, user_scenarios  # noqa: F401,E402  the scenario sources register on import
+from .scenarios import builtin_names
 
 _GRID_OPTIONS = ("demand", "lanes", "length", "route_seed")
 _TIMING_OPTIONS = ("begin", "end", "delta", "yellow")
@@ -58,8 +60,8 @@ def make_env(scenario: str | Scenario, seed: int = 0, **options):
 def check_env(scenario: str | Scenario, **options) -> None:
     """Every check make_env makes, without starting SUMO. The window and timing are checked first,
     before a synthetic grid is generated into the cache."""
-    from .grids import DELTA, YELLOW
-    from .scenarios import GRID_PATTERN, check_timing
+    from .grids import DELTA, GRID_PATTERN, YELLOW
+    from .scenario import check_timing
 
     timing = {k: options[k] for k in _TIMING_OPTIONS if options.get(k) is not None}
     if isinstance(scenario, str) and GRID_PATTERN.match(scenario):
@@ -84,6 +86,7 @@ __all__ = [
     "resolve_scenario",
     "Scenario",
     "get_scenario",
+    "is_known",
     "builtin_names",
     "FmatError",
     "InvalidOptionError",

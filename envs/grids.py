@@ -1,15 +1,17 @@
 """Synthetic grid scenarios, generated with SUMO's netgenerate and randomTrips and cached."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .errors import InvalidOptionError
 from .paths import fmat_home, publish_dir
-from .scenarios import Scenario
+from .scenario import Scenario, register_source
 from .generators import grid_net, random_trips
 
 DEFAULT_DEMAND_PER_ENTRY = 100.0  # veh/h entering at each fringe road (RESCO's grid4x4 has ~92)
 DELTA, YELLOW = 10.0, 3.0  # decision step and yellow of every synthetic grid
+GRID_PATTERN = re.compile(r"^grid-(\d+)x(\d+)$")
 
 
 def grid_scenario(
@@ -62,3 +64,20 @@ def grid_scenario(
 def _generate(folder: Path, rows, cols, demand, lanes, length, seed, end) -> None:
     net = grid_net(folder / "grid.net.xml", rows, cols, lanes, length)
     random_trips(net, folder / "grid.rou.xml", demand, seed, end)
+
+
+class GridSource:
+    """grid-RxC for any R and C, generated on first use."""
+
+    def owns(self, name: str) -> bool:
+        return bool(GRID_PATTERN.match(name))
+
+    def scenario(self, name: str, **options) -> Scenario:
+        rows, cols = map(int, GRID_PATTERN.match(name).groups())
+        return grid_scenario(name, rows=rows, cols=cols, **options)
+
+    def names(self) -> list[str]:
+        return ["grid-4x4", "grid-10x10"]
+
+
+register_source(GridSource())

@@ -20,7 +20,7 @@ from .errors import InvalidOptionError
 from .metrics import teleports, tripinfo_metrics
 from .network import read_network, transition_states
 from .rewards import RewardFn, get_reward
-from .scenarios import Scenario, validate_scenario
+from .scenario import Scenario, validate_scenario
 from .sumo import Simulation
 from .traffic_state import LaneLayout, TrafficState
 

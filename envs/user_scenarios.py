@@ -13,7 +13,7 @@ from .grids import DEFAULT_DEMAND_PER_ENTRY
 from .generators import arterial_net, grid_net, osm_net, random_net, random_trips
 from .network import read_network
 from .paths import check_name as check_path_name, fmat_home, inside, publish_dir
-from .scenarios import GRID_PATTERN, Scenario, builtin_names, validate_scenario
+from .scenario import Scenario, owner, register_source, validate_scenario
 
 
 def registry_dir() -> Path:
@@ -47,7 +47,7 @@ def load_user(name: str) -> Scenario | None:
 def check_name(name: str) -> None:
     """A name that may be registered: safe as a folder name, not a built-in, not taken."""
     check_path_name(name)
-    if name in builtin_names() or GRID_PATTERN.match(name):
+    if owner(name) not in (None, USER_SOURCE):
         raise InvalidOptionError(f"scenario name {name!r} clashes with a built-in scenario; choose another name")
     if (registry_dir() / name).exists():
         raise InvalidOptionError(f"scenario {name!r} is already registered; `fmat scenario remove {name}` first")
@@ -222,3 +222,21 @@ def remove_scenario(name: str) -> None:
         known = ", ".join(user_names()) or "none"
         raise InvalidOptionError(f"no added scenario named {name!r} (added scenarios: {known})")
     shutil.rmtree(folder)
+
+
+class UserSource:
+    """Scenarios registered with `fmat scenario add` (or generated) under $FMAT_HOME/scenarios."""
+
+    def owns(self, name: str) -> bool:
+        return (inside(registry_dir(), name) / "scenario.yaml").is_file()
+
+    def scenario(self, name: str, **options) -> Scenario:
+        if options:
+            raise InvalidOptionError(f"options {sorted(options)} only apply to synthetic grid-RxC scenarios, not {name}")
+        return load_user(name)
+
+    def names(self) -> list[str]:
+        return user_names()
+
+
+USER_SOURCE = register_source(UserSource())
