@@ -30,7 +30,6 @@ def _mlp(inp: int, hidden: int, layers: int, out: int, out_gain: float) -> nn.Se
 
 
 class MAPPO(ActorCritic):
-    agent_count_dependent = True
     centralised_critic = True
 
     def __init__(self, obs_dim: int, n_actions: int, graph, cfg: MAPPOConfig = MAPPOConfig()):

@@ -12,16 +12,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import yaml
 
 from fmat import atomic
 from fmat.envs.errors import FmatError
 from fmat.config import RunConfig
 from fmat.envs import check_env
 from fmat.files import read_json
-from fmat.evaluate import transfer_blocker
 from fmat.launchers import Task, run_local, run_ray, train_task
-from fmat.registry import LEARNERS
+from fmat.registry import LEARNERS, transfer_blocker
 from fmat.sweep import load_sweep
 from fmat.train import check_run, finished, is_done
 
@@ -76,7 +74,7 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
             result.skipped.append(key)
             continue
         config_path = cfg.run_dir / "sweep.yaml"
-        atomic.write_text(config_path, yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+        atomic.write_text(config_path, cfg.to_yaml())
         todo[key] = train_task(str(config_path))
     _launch(todo, result, "runs", launcher, workers, address, progress)
     if sweep.transfer:

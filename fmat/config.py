@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fmat.envs.paths import NAME_MAX, inside
 from fmat.files import read_yaml_mapping
-from fmat.envs.scenarios import GRID_PATTERN, is_known
+from fmat.envs.grids import GRID_PATTERN
+from fmat.envs.scenario import is_known
 from fmat.envs.errors import FmatError
-from fmat.registry import ALGORITHMS, LEARNERS, ConfigError, model_config
+from fmat.registry import ALGORITHMS, LEARNERS, REGISTRY, SECTION, ConfigError, model_config
 
 
 class Strict(BaseModel):
@@ -74,6 +75,23 @@ class PPOSection(Strict):
     max_grad_norm: float = Field(10.0, gt=0)
 
 
+class DQNSection(Strict):
+    """Off-policy learners' settings; the defaults are RESCO's IDQN (pfrl's DQN)."""
+
+    lr: float = Field(1e-3, gt=0)
+    gamma: float = Field(0.99, ge=0, le=1)
+    buffer_size: int = Field(10_000, ge=1, description="transitions kept in the replay buffer")
+    batch_size: int = Field(32, ge=1)
+    learning_starts: int = Field(32, ge=1, description="transitions stored before the first update")
+    target_update: int = Field(500, ge=1, description="decisions between copies of the online network to the target")
+    epsilon_start: float = Field(1.0, ge=0, le=1)
+    epsilon_end: float = Field(0.0, ge=0, le=1)
+    epsilon_fraction: float = Field(0.8, gt=0, le=1, description="share of training over which epsilon falls linearly")
+    n_step: int = Field(1, ge=1, description="n-step returns")
+    double: bool = Field(True, description="double DQN: the online network picks the next action, the target scores it")
+    max_grad_norm: float = Field(10.0, gt=0)
+
+
 class EvalConfig(Strict):
     episodes: int = Field(1, ge=0, description="evaluation episodes after training")
     greedy: bool = Field(True, description="most likely action (True) or sampled actions (False)")
@@ -87,6 +105,7 @@ class RunConfig(Strict):
     env: EnvConfig = EnvConfig()
     train: TrainConfig = TrainConfig()
     ppo: PPOSection = PPOSection()
+    dqn: DQNSection = DQNSection()
     model: dict = Field(default_factory=dict)
     evaluation: EvalConfig = EvalConfig()
 
@@ -103,6 +122,12 @@ class RunConfig(Strict):
         if not is_known(v):
             raise ValueError(f"unknown scenario {v!r}; run `fmat scenarios` for the list")
         return v
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML, with only its own kind's hyper-parameter section."""
+        kind = REGISTRY[self.algorithm].kind
+        others = {section for k, section in SECTION.items() if k != kind}
+        return yaml.safe_dump(self.model_dump(exclude=others), sort_keys=False)
 
     @property
     def run_name(self) -> str:
@@ -144,6 +169,13 @@ def validate(data: dict, source: str) -> RunConfig:
             section = _section(err["loc"][:-1])
             msg = f"unknown key; allowed: {', '.join(section.model_fields)}"
         raise ConfigError(f"{source}: {key}: {msg}") from None
+    entry = REGISTRY[cfg.algorithm]
+    for kind, section in SECTION.items():
+        value = getattr(cfg, section)
+        if kind != entry.kind and value != type(value)():
+            changed = next(k for k in type(value).model_fields if getattr(value, k) != getattr(type(value)(), k))
+            home = f"its settings go under {SECTION[entry.kind]}:" if entry.kind in SECTION else "it takes no training settings"
+            raise ConfigError(f"{source}: {section}.{changed}: {cfg.algorithm} is {entry.kind}, not {kind}; {home}")
     if cfg.algorithm in LEARNERS:
         try:
             model_config(cfg.algorithm, cfg.model)

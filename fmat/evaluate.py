@@ -18,7 +18,7 @@ from fmat.files import read_json
 from fmat.envs import make_env
 from fmat.envs.errors import FmatError
 from fmat.envs.metrics import METRICS
-from fmat.registry import CONTROLLERS, LEARNERS, build_policy
+from fmat.registry import LEARNERS, OFF_POLICY, REGISTRY, build_policy, controller_class, transfer_blocker
 from fmat.rollout import add_batch_dim
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
@@ -41,14 +41,6 @@ def eval_seed(run_seed: int, episode: int) -> int:
 
 class NotApplicableError(FmatError):
     """The policy cannot run on that scenario (e.g. its weights depend on the number of agents)."""
-
-
-def transfer_blocker(algorithm: str) -> str | None:
-    """Why a policy trained with `algorithm` cannot run on another map (phrased to follow
-    "<algorithm>'s "), or None when it can."""
-    if algorithm in LEARNERS and LEARNERS[algorithm][1].agent_count_dependent:
-        return "input layers take an agent-id one-hot, so the weights fit only the training map's number of agents"
-    return None
 
 
 def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1, greedy: bool | None = None,
@@ -97,12 +89,13 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
 
         def choose(obs):
             with torch.no_grad():
-                return policy.get_action_and_value(add_batch_dim(obs), deterministic=greedy)[0][0].numpy()
+                return policy.select(add_batch_dim(obs), deterministic=greedy)[0].numpy()
     else:
-        controller_cls = CONTROLLERS[cfg.algorithm]
+        controller_cls = controller_class(cfg.algorithm)
         env = make_env(target, seed=EVAL_SEED_BASE, **options, **controller_cls.env_options)
         choose = None
 
+    value_based = REGISTRY[cfg.algorithm].kind == OFF_POLICY  # no distribution to sample: greedy either way
     results, per_signal = [], []
     start = time.perf_counter()
     try:
@@ -126,7 +119,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         "trained_on": cfg.scenario,
         "scenario": target,
         "seed": cfg.seed,
-        "evaluation": (f"final policy, {'greedy' if greedy else 'sampled'} actions" if cfg.algorithm in LEARNERS
+        "evaluation": (f"final policy, {'greedy' if greedy or value_based else 'sampled'} actions" if cfg.algorithm in LEARNERS
                        else "classical controller"),
         "episodes": results,
         "mean": {k: float(np.mean([r[k] for r in results])) for k in METRICS},

@@ -13,14 +13,13 @@ import numpy as np
 
 from fmat import atomic
 from fmat.envs.errors import FmatError
-from fmat.registry import ALGORITHMS, CONTROLLERS
+from fmat.registry import ALGORITHMS, CONTROLLERS, REGISTRY
 from fmat.report import LOWER_IS_BETTER, UNITS, Run, ordered
 from fmat.envs.scenarios import builtin_names
 from fmat.stats import bootstrap_band
 
-COLOURS = dict(zip(ALGORITHMS, ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#7f7f7f", "#8c564b", "#e377c2", "#bcbd22"]))
-LABELS = {"fmat": "f-MAT", "mat": "MAT", "mappo": "MAPPO", "ippo": "IPPO", "max_pressure": "max-pressure",
-          "fixed_time": "fixed-time", "greedy": "greedy", "sotl": "SOTL", "random": "random"}
+COLOURS = {name: e.colour for name, e in REGISTRY.items()}
+LABELS = {name: e.label for name, e in REGISTRY.items()}
 X_AXES = {"episodes": ("episode", "training episode"), "steps": ("env_steps", "environment steps (decisions)"),
           "seconds": ("wall_seconds", "wall-clock time (s)")}
 

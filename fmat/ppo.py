@@ -173,3 +173,81 @@ def ppo_update(policy, optimizer, value_norm: ValueNormalizer, batch: Batch, cfg
                 sums[k] = sums.get(k, 0.0) + v
             count += 1
     return {k: v / count for k, v in sums.items()}
+
+
+class PPOLearner:
+    """An actor-critic trained by PPO, in the runner's protocol: rollouts of `train.rollout_steps`
+    decisions (an episode's last rollout is shorter), each followed by one update."""
+
+    def __init__(self, policy, cfg: PPOConfig, graph, train_cfg, seed: int):
+        from fmat.rollout import sharing_matrix
+
+        self.policy, self.cfg, self.horizon = policy, cfg, train_cfg.rollout_steps
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        self.value_norm = ValueNormalizer()
+        self.generator = torch.Generator().manual_seed(seed)
+        self.share = sharing_matrix(graph, train_cfg.reward_sharing)
+        self.steps: list[dict] = []
+
+    def begin_episode(self, seeds) -> None:
+        self.steps = []
+
+    def act(self, obs):
+        from fmat.rollout import to_tensors
+
+        self.policy.eval()
+        with torch.no_grad():
+            o = to_tensors(obs)
+            action, logprob, _, value = self.policy.get_action_and_value(o)
+        self._last = {"obs": o, "action": action, "logprob": logprob, "value": value}
+        return action.numpy()
+
+    def observe(self, obs, actions, rewards, next_obs, terminated, truncated) -> list[dict]:
+        r = torch.as_tensor(rewards, dtype=torch.float32)
+        if self.share is not None:
+            r = r @ self.share.T
+        self.steps.append({**self._last, "reward": r, "terminated": torch.as_tensor(terminated)})
+        done = bool((terminated | truncated).all())
+        if len(self.steps) < self.horizon and not done:
+            return []
+        stats = self._update(next_obs, done)
+        self.steps = []
+        return [stats]
+
+    def _update(self, next_obs, done: bool) -> dict[str, float]:
+        from fmat.rollout import to_tensors
+
+        steps, cfg = self.steps, self.cfg
+        with torch.no_grad():
+            last_value = self.policy.get_value(to_tensors(next_obs))  # the final observation when truncated
+        stack = {k: torch.stack([s[k] for s in steps]) for k in ("action", "logprob", "value", "reward")}
+        values = self.value_norm.denormalize(stack["value"])
+        next_values = torch.cat([values[1:], self.value_norm.denormalize(last_value)[None]])
+        terminated = torch.stack([s["terminated"] for s in steps])[..., None].expand_as(values)
+        episode_end = torch.zeros_like(values)
+        if done:
+            episode_end[-1] = 1.0
+        advantages, returns = compute_gae(stack["reward"], values, next_values, terminated, episode_end, cfg.gamma, cfg.gae_lambda)
+
+        def flat(x):
+            return x.reshape(-1, *x.shape[2:])
+
+        batch = Batch(
+            obs={k: flat(torch.stack([s["obs"][k] for s in steps])) for k in steps[0]["obs"]},
+            actions=flat(stack["action"]), logprobs=flat(stack["logprob"]), values=flat(stack["value"]),
+            advantages=flat(advantages), returns=flat(returns),
+        )
+        self.policy.train()
+        return ppo_update(self.policy, self.optimizer, self.value_norm, batch, cfg, self.generator)
+
+    def state_dict(self) -> dict:
+        return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "value_norm": self.value_norm.state_dict(), "generator": self.generator.get_state(),
+                "torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.value_norm.load_state_dict(state["value_norm"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])

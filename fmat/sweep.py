@@ -1,8 +1,9 @@
 """Experiment files: one YAML describing algorithms x scenarios x seeds, expanded into run configs.
 
 The sweep keys are `algorithms`, `scenarios` and `seeds`; every other key is a run-config key
-(`env`, `train`, `ppo`, `evaluation`, `output_dir`), shared by all runs. An algorithm entry is a
-name, or a one-key mapping from the name to overrides for that algorithm's runs:
+(`env`, `train`, `ppo`, `dqn`, `evaluation`, `output_dir`), shared by all runs; `ppo:` reaches
+only the on-policy learners and `dqn:` only the off-policy ones. An algorithm entry is a name, or a
+one-key mapping from the name to overrides for that algorithm's runs:
 
     algorithms: [fmat, {mat: {ppo: {clip: 0.1}}}, max_pressure]
 
@@ -17,12 +18,13 @@ from pathlib import Path
 
 from fmat.config import RunConfig, read_yaml, validate
 from fmat.envs.errors import FmatError
-from fmat.envs.scenarios import builtin_names, is_known
-from fmat.registry import ALGORITHMS, ConfigError
+from fmat.envs.scenario import is_known
+from fmat.envs.scenarios import builtin_names
+from fmat.registry import ALGORITHMS, REGISTRY, SECTION, ConfigError
 
 SWEEP_KEYS = ("algorithms", "scenarios", "seeds")
 OPTIONAL_KEYS = ("transfer",)
-SHARED_KEYS = ("output_dir", "env", "train", "ppo", "evaluation")
+SHARED_KEYS = ("output_dir", "env", "train", "ppo", "dqn", "evaluation")
 
 
 @dataclass
@@ -102,9 +104,11 @@ def expand(data: dict, source: str) -> Sweep:
     base = {k: data[k] for k in SHARED_KEYS if k in data}
     runs = []
     for name, overrides in entries:
+        # a shared ppo: or dqn: section applies to the learners of its kind only
+        own = {k: v for k, v in base.items() if k not in SECTION.values() or SECTION.get(REGISTRY[name].kind) == k}
         for scenario in scenarios:
             for seed in seeds:
-                run = _merge(_merge(base, overrides), {"algorithm": name, "scenario": scenario, "seed": seed})
+                run = _merge(_merge(own, overrides), {"algorithm": name, "scenario": scenario, "seed": seed})
                 runs.append(validate(run, f"{source} [{name} on {scenario}, seed {seed}]"))
     names = [r.run_name for r in runs]
     duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -15,21 +15,15 @@ from __future__ import annotations
 import fcntl
 import math
 import os
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
-import yaml
 
-from fmat import atomic, checkpoint
+from fmat import atomic, checkpoint, runner
 from fmat.config import RunConfig, load_config
-from fmat.envs import check_env, make_env, make_vector_env, resolve_scenario
+from fmat.envs import check_env, resolve_scenario
 from fmat.envs.errors import FmatError
 from fmat.files import read_json, read_metrics
-from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
-from fmat.registry import CONTROLLERS, build_policy
-from fmat.rollout import sharing_matrix, to_tensors
+from fmat.runner import decisions_per_episode
 
 COLUMNS = ["episode", "env_steps", "wall_seconds", "return", "delay", "travel_time", "waiting_time", "throughput", "queue", "teleports"]
 
@@ -51,15 +45,6 @@ def over_budget(cfg: RunConfig, episode: int, budget: int, wall: float) -> dict 
     if rate * budget <= limit:
         return None
     return {"time_budget_s": limit, "seconds_per_episode": rate, "projected_seconds": rate * budget, "episodes": episode}
-
-
-def decisions_per_episode(scenario) -> int:
-    return math.ceil((scenario.end - scenario.begin) / scenario.delta)
-
-
-def episode_seeds(seed: int, episode: int, count: int) -> list[int]:
-    """SUMO seeds for `count` episodes starting at global episode index `episode` (training)."""
-    return [int(np.random.SeedSequence([seed, episode + i]).generate_state(1)[0] % 2**31) for i in range(count)]
 
 
 class RunLog:
@@ -135,7 +120,7 @@ def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None, bo
         if finished(cfg):  # nothing left to train, and its evaluation stands: leave the run as it is
             return run_dir, None, True
         state = checkpoint.load(ckpt_path, cfg.algorithm)
-    atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    atomic.write_text(run_dir / "config.yaml", cfg.to_yaml())
     return run_dir, state, False
 
 
@@ -187,8 +172,8 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     log = RunLog(run_dir, keep_episodes=start)
     try:
         with Progress(cfg, start, budget, progress) as bar:
-            runner = _run_controller if cfg.algorithm in CONTROLLERS else _train_learner
-            runner(cfg, budget, run_dir, state, log, bar)
+            runner.run(cfg, budget, run_dir, state, log, bar,
+                       over_budget=lambda episode, wall: over_budget(cfg, episode, budget, wall))
     finally:
         log.close()
     ckpt = checkpoint.load(run_dir / "checkpoint.pt", cfg.algorithm)
@@ -231,126 +216,6 @@ def _json(obj) -> str:
     return json.dumps(obj, indent=2, default=float) + "\n"
 
 
-def _row(episode, env_steps, wall, ret, metrics) -> dict:
+def row(episode, env_steps, wall, ret, metrics) -> dict:
     return {"episode": episode, "env_steps": env_steps, "wall_seconds": round(wall, 3), "return": float(ret),
             **{k: float(metrics[k]) for k in COLUMNS[4:]}}
-
-
-def _run_controller(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunLog, bar: Progress) -> None:
-    controller_cls = CONTROLLERS[cfg.algorithm]
-    env = make_env(cfg.scenario, seed=cfg.seed, **cfg.env.options(cfg.scenario), **controller_cls.env_options)
-    episode = state["episode"] if state else 0
-    env_steps, wall = (state["env_steps"], state["wall_seconds"]) if state else (0, 0.0)
-    try:
-        while episode < budget and not over_budget(cfg, episode, budget, wall):
-            start = time.perf_counter()
-            seed = episode_seeds(cfg.seed, episode, 1)[0]
-            controller = controller_cls(env, seed=seed)
-            obs, _ = env.reset_arrays(seed)
-            total, done = 0.0, False
-            while not done:
-                obs, rewards, done, info = env.step_arrays(controller.act(env.traffic_state, obs["action_mask"]))
-                total += float(rewards.mean())
-                env_steps += 1
-            wall += time.perf_counter() - start
-            log.episode(_row(episode, env_steps, wall, total, info["episode"]))
-            episode += 1
-            checkpoint.save(run_dir / "checkpoint.pt", cfg.algorithm, {"episode": episode, "env_steps": env_steps, "wall_seconds": wall})
-            bar.update(episode, info["episode"]["delay"])
-    finally:
-        env.close()
-
-
-def _train_learner(cfg: RunConfig, budget: int, run_dir: Path, state, log: RunLog, bar: Progress) -> None:
-    torch.set_num_threads(cfg.train.threads)
-    torch.manual_seed(cfg.seed)
-    n_envs = cfg.train.num_envs
-    vec = make_vector_env(cfg.scenario, num_envs=n_envs, seed=cfg.seed, autoreset=False, **cfg.env.options(cfg.scenario))
-    try:
-        policy = build_policy(cfg.algorithm, vec.obs_dim, vec.max_phases, vec.graph, cfg.model)
-        ppo = PPOConfig(**cfg.ppo.model_dump())
-        optimizer = torch.optim.Adam(policy.parameters(), lr=ppo.lr, eps=ppo.adam_eps)
-        value_norm = ValueNormalizer()
-        generator = torch.Generator().manual_seed(cfg.seed)
-        episode, env_steps, wall, updates = 0, 0, 0.0, 0
-        if state:
-            with checkpoint.restoring(run_dir / "checkpoint.pt"):
-                policy.load_state_dict(state["policy"])
-                optimizer.load_state_dict(state["optimizer"])
-                value_norm.load_state_dict(state["value_norm"])
-                generator.set_state(state["generator"])
-                torch.set_rng_state(state["torch_rng"])
-                episode, env_steps, wall, updates = state["episode"], state["env_steps"], state["wall_seconds"], state["updates"]
-        share = sharing_matrix(vec.graph, cfg.train.reward_sharing)
-        layout = {"obs_dim": vec.obs_dim, "max_phases": vec.max_phases, "max_lanes": vec.max_lanes}
-
-        while episode < budget and not over_budget(cfg, episode, budget, wall):
-            start = time.perf_counter()
-            obs, _ = vec.reset(seed=episode_seeds(cfg.seed, episode, n_envs))
-            returns = np.zeros(n_envs)
-            done = False
-            while not done:
-                obs, done, info, stats, chunk_return, steps = _rollout_and_update(
-                    policy, optimizer, value_norm, vec, obs, share, cfg.train.rollout_steps, ppo, generator
-                )
-                returns += chunk_return
-                env_steps += steps * n_envs
-                log.losses(stats, updates)
-                updates += 1
-            wall += time.perf_counter() - start
-            metrics = info["episode"]
-            for i in range(min(n_envs, budget - episode)):
-                log.episode(_row(episode + i, env_steps, wall, returns[i], {k: metrics[k][i] for k in COLUMNS[4:]}))
-            episode += n_envs
-            checkpoint.save(
-                run_dir / "checkpoint.pt", cfg.algorithm,
-                {"episode": min(episode, budget), "env_steps": env_steps, "wall_seconds": wall, "updates": updates,
-                 "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "value_norm": value_norm.state_dict(),
-                 "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "layout": layout},
-            )
-            bar.update(min(episode, budget), float(np.mean(metrics["delay"])))
-    finally:
-        vec.close()
-
-
-def _rollout_and_update(policy, optimizer, value_norm, vec, obs, share, horizon, ppo, generator):
-    """Collect up to `horizon` decisions (stopping at the episode's end), then one PPO update."""
-    steps: list[dict] = []
-    done, info = False, {}
-    policy.eval()
-    with torch.no_grad():
-        for _ in range(horizon):
-            o = to_tensors(obs)
-            action, logprob, _, value = policy.get_action_and_value(o)
-            obs, rewards, terminated, truncated, info = vec.step(action.numpy())
-            r = torch.as_tensor(rewards, dtype=torch.float32)
-            if share is not None:
-                r = r @ share.T
-            steps.append({"obs": o, "action": action, "logprob": logprob, "value": value, "reward": r,
-                          "terminated": torch.as_tensor(terminated)})
-            done = bool(np.all(terminated | truncated))
-            if done:
-                break
-        last_value = policy.get_value(to_tensors(obs))  # the final observation when the episode was truncated
-
-    T = len(steps)
-    stack = {k: torch.stack([s[k] for s in steps]) for k in ("action", "logprob", "value", "reward")}
-    values = value_norm.denormalize(stack["value"])
-    next_values = torch.cat([values[1:], value_norm.denormalize(last_value)[None]])
-    terminated = torch.stack([s["terminated"] for s in steps])[..., None].expand_as(values)
-    episode_end = torch.zeros_like(values)
-    if done:
-        episode_end[-1] = 1.0
-    advantages, returns = compute_gae(stack["reward"], values, next_values, terminated, episode_end, ppo.gamma, ppo.gae_lambda)
-
-    def flat(x):
-        return x.reshape(-1, *x.shape[2:])
-
-    batch = Batch(
-        obs={k: flat(torch.stack([s["obs"][k] for s in steps])) for k in steps[0]["obs"]},
-        actions=flat(stack["action"]), logprobs=flat(stack["logprob"]), values=flat(stack["value"]),
-        advantages=flat(advantages), returns=flat(returns),
-    )
-    policy.train()
-    stats = ppo_update(policy, optimizer, value_norm, batch, ppo, generator)
-    return obs, done, info, stats, stack["reward"].mean(-1).sum(0).numpy(), T

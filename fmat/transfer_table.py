@@ -14,8 +14,7 @@ import io
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
 from fmat.files import read_json
-from fmat.evaluate import transfer_blocker
-from fmat.registry import ALGORITHMS, LEARNERS
+from fmat.registry import ALGORITHMS, LEARNERS, transfer_blocker
 from fmat.report import LOWER_IS_BETTER, UNITS, Cell, Run, cell_text, latex, markdown, ordered
 
 OWN = "own map"

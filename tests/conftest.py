@@ -1,6 +1,16 @@
 import numpy as np
 import pytest
 
+# Test modules that start SUMO (or its tools); `pytest -m "not sumo"` runs the others in seconds.
+SUMO_MODULES = {"test_bad_input", "test_bench", "test_env_api", "test_graph", "test_metrics", "test_padding_masks",
+                "test_safety", "test_scenarios_vector", "test_train", "test_user_scenarios", "test_watch"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ in SUMO_MODULES:
+            item.add_marker(pytest.mark.sumo)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def fmat_home(tmp_path_factory):

@@ -5,8 +5,11 @@ from fmat.envs.graph import grid_graph
 from fmat.factors import build_factors
 from fmat.nn.factor_attention import FactorAttentionLayer
 from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
-from fmat.registry import LEARNERS, build_policy
+from fmat.registry import ON_POLICY, REGISTRY, build_policy
 from tiny_env import TinyEnv, path_graph
+
+
+ON_POLICY_LEARNERS = [name for name, e in REGISTRY.items() if e.kind == ON_POLICY]
 
 
 def random_obs(B, n, D, A, seed=0):
@@ -34,7 +37,7 @@ def test_factor_counts_on_3x3_grid():
                                                edge_length=torch.ones(2), positions=torch.tensor([[0.0, 0], [1, 0], [5, 3]])), "grid")
 
 
-@pytest.mark.parametrize("algorithm", list(LEARNERS))
+@pytest.mark.parametrize("algorithm", ON_POLICY_LEARNERS)
 def test_masked_actions_are_never_sampled(algorithm):
     torch.manual_seed(0)
     g = grid_graph(2, 3)
@@ -84,7 +87,7 @@ def test_mat_teacher_forcing_matches_autoregressive_rollout():
     assert torch.allclose(value, value_tf)
 
 
-@pytest.mark.parametrize("algorithm", list(LEARNERS))
+@pytest.mark.parametrize("algorithm", ON_POLICY_LEARNERS)
 def test_learner_beats_random_on_tiny_env(algorithm):
     torch.manual_seed(0)
     env = TinyEnv(n_agents=4, n_actions=3, batch=32)

@@ -126,7 +126,7 @@ def test_validation_failures_register_nothing(tmp_path, case):
 
 def test_odd_network_runs_every_algorithm(tmp_path):
     from fmat.config import validate
-    from fmat.registry import ALGORITHMS
+    from fmat.registry import ALGORITHMS, REGISTRY, SECTION
     from fmat.train import train
 
     sc = add_scenario("odd", net=str(odd_network(tmp_path)), demand=500, end=300)
@@ -135,7 +135,8 @@ def test_odd_network_runs_every_algorithm(tmp_path):
     env.close()
     for algorithm in ALGORITHMS:
         cfg = validate({"algorithm": algorithm, "scenario": "odd", "output_dir": str(tmp_path / "runs"),
-                        "train": {"episodes": 1, "rollout_steps": 10}, "ppo": {"epochs": 1}, "evaluation": {"episodes": 1}}, "t")
+                        "train": {"episodes": 1, "rollout_steps": 10}, "evaluation": {"episodes": 1},
+                        **({SECTION[REGISTRY[algorithm].kind]: {"gamma": 0.9}} if REGISTRY[algorithm].learns else {})}, "t")
         run = train(cfg, progress=False)
         assert (run / "eval.json").is_file(), algorithm
     assert sc.signals == 2

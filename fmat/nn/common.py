@@ -66,9 +66,6 @@ class ActorCritic(nn.Module):
     observation [B, n, D], observation_mask [B, n, D] and action_mask [B, n, A] tensors.
     """
 
-    #: whether the weights depend on the number of agents (then transfer to other maps is impossible)
-    agent_count_dependent = False
-
     def get_value(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self(obs)[1]
 
@@ -77,5 +74,21 @@ class ActorCritic(nn.Module):
         action, logprob, entropy = act(logits, obs["action_mask"], action, deterministic)
         return action, logprob, entropy, values
 
+    def select(self, obs, deterministic: bool = True) -> torch.Tensor:
+        """Actions [B, n] for evaluation: the most likely valid action, or a sample."""
+        return self.get_action_and_value(obs, deterministic=deterministic)[0]
+
     def set_graph(self, graph) -> None:
         """Point the policy at another scenario's agent graph (for transfer); default: no graph."""
+
+
+class QNetwork(nn.Module):
+    """The interface the DQN core uses: `forward(obs) -> Q values [B, n, A]`."""
+
+    def select(self, obs, deterministic: bool = True) -> torch.Tensor:
+        """The best valid action of every agent. A value-based policy has no distribution to sample,
+        so evaluation is greedy either way."""
+        return self(obs).masked_fill(~obs["action_mask"].bool(), MASKED_LOGIT).argmax(-1)
+
+    def set_graph(self, graph) -> None:
+        """Point the network at another scenario's agent graph (for transfer); default: no graph."""

@@ -1,0 +1,156 @@
+"""The one training loop. Every algorithm (on-policy, off-policy, classical controller) runs here.
+
+The runner owns what is the same for all of them: environments, seeds, the episode and time budgets,
+resume, checkpoints, metrics.csv and tensorboard. An algorithm plugs in through a small protocol:
+
+    begin_episode(seeds)                      before each episode
+    act(obs) -> actions [num_envs, n_agents]  while training (exploring)
+    observe(obs, actions, rewards, next_obs, terminated, truncated) -> [loss statistics of each update]
+    state_dict() / load_state_dict(state)     everything needed for an exact resume
+
+PPO (fmat/ppo.py), DQN (fmat/dqn.py) and the controllers (below) implement it.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fmat import checkpoint
+from fmat.registry import CONTROLLER, OFF_POLICY, ON_POLICY, REGISTRY, controller_class
+
+
+def episode_seeds(seed: int, episode: int, count: int) -> list[int]:
+    """SUMO seeds for `count` episodes starting at global episode index `episode` (training)."""
+    return [int(np.random.SeedSequence([seed, episode + i]).generate_state(1)[0] % 2**31) for i in range(count)]
+
+
+def decisions_per_episode(scenario) -> int:
+    return math.ceil((scenario.end - scenario.begin) / scenario.delta)
+
+
+class SingleEnv:
+    """One TrafficSignalEnv behind the vector interface (num_envs = 1), for the controllers, which
+    read the environment's traffic_state."""
+
+    num_envs = 1
+
+    def __init__(self, env):
+        self.env, self.scenario = env, env.scenario
+
+    def reset(self, seed: list[int]):
+        obs, info = self.env.reset_arrays(seed[0])
+        return {k: v[None] for k, v in obs.items()}, info
+
+    def step(self, actions: np.ndarray):
+        obs, rewards, done, info = self.env.step_arrays(actions[0])
+        if done:
+            info = {**info, "episode": {k: np.array([v]) for k, v in info["episode"].items()}}
+        return {k: v[None] for k, v in obs.items()}, rewards[None], np.array([False]), np.array([done]), info
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class ControllerAlgorithm:
+    """A classical controller: a fresh controller per episode, seeded like the episode; nothing to learn."""
+
+    def __init__(self, cfg, env: SingleEnv):
+        self.cls, self.env = controller_class(cfg.algorithm), env.env
+
+    def begin_episode(self, seeds: list[int]) -> None:
+        self.controller = self.cls(self.env, seed=seeds[0])
+
+    def act(self, obs: dict) -> np.ndarray:
+        return self.controller.act(self.env.traffic_state, obs["action_mask"][0])[None]
+
+    def observe(self, *transition) -> list[dict]:
+        return []
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def make_envs(cfg):
+    """The training environments: worker processes for learners, one in-process env for controllers."""
+    from fmat.envs import make_env, make_vector_env
+
+    options = cfg.env.options(cfg.scenario)
+    if REGISTRY[cfg.algorithm].kind == CONTROLLER:
+        return SingleEnv(make_env(cfg.scenario, seed=cfg.seed, **options, **controller_class(cfg.algorithm).env_options))
+    return make_vector_env(cfg.scenario, num_envs=cfg.train.num_envs, seed=cfg.seed, autoreset=False, **options)
+
+
+def build_algorithm(cfg, envs, total_steps: int):
+    """The algorithm object for cfg.algorithm, by its registry kind."""
+    kind = REGISTRY[cfg.algorithm].kind
+    if kind == CONTROLLER:
+        return ControllerAlgorithm(cfg, envs)
+    import torch
+
+    from fmat.registry import build_policy
+
+    torch.set_num_threads(cfg.train.threads)
+    torch.manual_seed(cfg.seed)
+    network = build_policy(cfg.algorithm, envs.obs_dim, envs.max_phases, envs.graph, cfg.model)
+    if kind == ON_POLICY:
+        from fmat.ppo import PPOConfig, PPOLearner
+
+        return PPOLearner(network, PPOConfig(**cfg.ppo.model_dump()), envs.graph, cfg.train, cfg.seed)
+    if kind == OFF_POLICY:
+        from fmat.dqn import DQNLearner
+
+        return DQNLearner(network, cfg.dqn, envs.num_envs, total_steps, cfg.seed)
+    raise ValueError(f"unknown algorithm kind {kind!r}")
+
+
+def run(cfg, budget: int, run_dir: Path, state: dict | None, log, bar, over_budget) -> None:
+    """Train (or run) cfg.algorithm until `budget` episodes or `over_budget(episode, wall)` says stop,
+    checkpointing after every episode; `state` is the checkpoint to resume from."""
+    from fmat.train import COLUMNS, row  # the run directory's columns
+
+    envs = make_envs(cfg)
+    path = run_dir / "checkpoint.pt"
+    try:
+        per_episode = decisions_per_episode(envs.scenario)
+        algo = build_algorithm(cfg, envs, total_steps=budget * per_episode)
+        episode, env_steps, wall, updates = 0, 0, 0.0, 0
+        if state:
+            with checkpoint.restoring(path):
+                algo.load_state_dict(state)
+                episode, env_steps, wall = state["episode"], state["env_steps"], state["wall_seconds"]
+                updates = state.get("updates", 0)
+        layout = ({"obs_dim": envs.obs_dim, "max_phases": envs.max_phases, "max_lanes": envs.max_lanes}
+                  if REGISTRY[cfg.algorithm].learns else {})
+        n_envs = envs.num_envs
+        while episode < budget and not over_budget(episode, wall):
+            start = time.perf_counter()
+            seeds = episode_seeds(cfg.seed, episode, n_envs)
+            algo.begin_episode(seeds)
+            obs, _ = envs.reset(seed=seeds)
+            returns, done = np.zeros(n_envs), False
+            while not done:
+                actions = algo.act(obs)
+                next_obs, rewards, terminated, truncated, info = envs.step(actions)
+                for stats in algo.observe(obs, actions, rewards, next_obs, terminated, truncated):
+                    log.losses(stats, updates)
+                    updates += 1
+                returns += np.asarray(rewards, dtype=np.float64).mean(-1)
+                env_steps += n_envs
+                done = bool(np.all(terminated | truncated))
+                obs = next_obs
+            wall += time.perf_counter() - start
+            metrics = info["episode"]
+            for i in range(min(n_envs, budget - episode)):
+                log.episode(row(episode + i, env_steps, wall, returns[i], {k: metrics[k][i] for k in COLUMNS[4:]}))
+            episode = min(episode + n_envs, budget)
+            checkpoint.save(path, cfg.algorithm, {"episode": episode, "env_steps": env_steps, "wall_seconds": wall,
+                                                  "updates": updates, "layout": layout, **algo.state_dict()})
+            bar.update(episode, float(np.mean(metrics["delay"])))
+    finally:
+        envs.close()

@@ -1,0 +1,50 @@
+"""The algorithm registry: every entry builds, says truthfully whether it transfers, and reading
+names does not load torch."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from fmat.config import validate
+from fmat.envs.graph import grid_graph
+from fmat.registry import CONTROLLER, ENTRIES, REGISTRY, SECTION, ConfigError, build_policy
+
+
+def test_reading_names_does_not_import_torch():
+    code = "import sys, fmat.report, fmat.plot, fmat.transfer_table, fmat.cli; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.learns], ids=lambda e: e.name)
+def test_agent_count_dependence_is_declared_truthfully(entry):
+    """Weights trained on 6 signals load into the same learner on 12 exactly when the entry says so."""
+    small = build_policy(entry.name, 7, 4, grid_graph(2, 3), {})
+    large = build_policy(entry.name, 7, 4, grid_graph(3, 4), {})
+    try:
+        large.load_state_dict(small.state_dict())
+        transfers = True
+    except RuntimeError:
+        transfers = False
+    assert transfers == (entry.agent_count_dependent is None)
+    obs = {"observation": torch.rand(2, 12, 7), "observation_mask": torch.ones(2, 12, 7, dtype=torch.bool),
+           "action_mask": torch.ones(2, 12, 4, dtype=torch.bool)}
+    if transfers:
+        assert large.select(obs).shape == (2, 12)
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if not e.learns], ids=lambda e: e.name)
+def test_controllers_load(entry):
+    assert entry.kind == CONTROLLER and entry.config is None and callable(entry.load().act)
+
+
+@pytest.mark.parametrize("algorithm,section,key", [("idqn", "ppo", "clip"), ("fmat", "dqn", "lr"),
+                                                   ("greedy", "ppo", "lr")])
+def test_hyper_parameters_of_the_wrong_kind_are_one_line(algorithm, section, key):
+    with pytest.raises(ConfigError) as err:
+        validate({"algorithm": algorithm, "scenario": "cologne1", section: {key: 0.5}}, "run.yaml")
+    message = str(err.value)
+    assert message.startswith(f"run.yaml: {section}.{key}: {algorithm} is {REGISTRY[algorithm].kind}")
+    assert len(message.splitlines()) == 1
+    home = SECTION.get(REGISTRY[algorithm].kind)
+    assert (f"go under {home}:" in message) if home else "no training settings" in message
