@@ -10,6 +10,7 @@ import sys
 
 from fmat import atomic
 from fmat.envs.errors import FmatError, first_line
+from fmat.registry import LEARNERS
 
 
 def cmd_scenarios(args: argparse.Namespace) -> None:
@@ -325,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_perf_policy)
     p = perf.add_parser("train", help="a training episode's wall time against an environment-only episode")
     p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")
-    p.add_argument("--algorithm", default="fmat", choices=["fmat", "mat", "mappo", "ippo"])
+    p.add_argument("--algorithm", default="fmat", choices=LEARNERS)
     p.add_argument("--repeats", type=positive_int, default=3, help="interleaved repeats, median reported (default 3)")
     p.set_defaults(func=cmd_perf_train)
     return parser

@@ -1,8 +1,8 @@
-"""`fmat perf train`: one f-MAT training episode against an environment-only episode.
+"""`fmat perf train`: one training episode of a learner against an environment-only episode.
 
 Both use the same vector environment (one worker) and episode; the environment-only run takes
 random valid actions. Overhead = (training episode - environment episode) / environment episode:
-the share of time spent in the policy and the PPO update.
+the share of time spent in the policy and its updates (PPO's per rollout, DQN's per decision).
 """
 from __future__ import annotations
 
@@ -52,10 +52,15 @@ def measure(scenario: str, algorithm: str = "fmat", repeats: int = 3, progress=N
 
 
 def report(scenario: str, algorithm: str, times: dict[str, list[float]]) -> str:
+    from fmat.envs import get_scenario
+    from fmat.runner import decisions_per_episode
+
     env, tr = float(np.median(times["env"])), float(np.median(times["train"]))
+    decisions = decisions_per_episode(get_scenario(scenario))
     return "\n".join([
         f"scenario {scenario}, {algorithm}: one episode, median of {len(times['env'])} interleaved runs (default train settings, 1 env)",
         f"environment only (random actions): {env:.2f} s",
-        f"training episode (rollout + PPO):  {tr:.2f} s",
-        f"training overhead: {(tr - env) / env:.2f}x the environment's own time",
+        f"training episode (acting + updates): {tr:.2f} s",
+        f"training overhead: {(tr - env) / env:.2f}x the environment's own time, "
+        f"{1000 * (tr - env) / decisions:.1f} ms per decision ({decisions} decisions)",
     ])
