@@ -36,7 +36,10 @@ def _evaluation(run: str | Path, metric: str) -> dict:
 
 
 def _short(result: dict) -> str:
-    return f"{result.get('algorithm', '?')} s{result.get('seed', '?')}"
+    from fmat.registry import REGISTRY
+
+    name = result.get("algorithm", "?")
+    return f"{REGISTRY[name].label if name in REGISTRY else name} s{result.get('seed', '?')}"
 
 
 def _label(result: dict) -> str:
