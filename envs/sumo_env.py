@@ -19,12 +19,24 @@ from pettingzoo import ParallelEnv
 from .errors import InvalidOptionError
 from .metrics import teleports, tripinfo_metrics
 from .network import read_network, transition_states
+from .observations import PHASE_FEATURES, PhaseFeatures
 from .rewards import RewardFn, get_reward
 from .scenario import Scenario, validate_scenario
 from .sumo import Simulation
 from .traffic_state import LaneLayout, TrafficState
 
 CONTROLS = ("agents", "fixed")
+
+
+def observation_spaces(obs_dim: int, max_phases: int, agents: tuple[int, ...] = ()) -> dict:
+    """The observation dict's spaces for one agent (or, with `agents`, stacked over agents)."""
+    return {
+        "observation": gym.spaces.Box(0.0, 1.0, (*agents, obs_dim), np.float32),
+        "observation_mask": gym.spaces.MultiBinary((*agents, obs_dim)),
+        "action_mask": gym.spaces.MultiBinary((*agents, max_phases)),
+        "phases": gym.spaces.Box(-np.inf, np.inf, (*agents, max_phases, len(PHASE_FEATURES)), np.float32),
+        "phase_relation": gym.spaces.MultiBinary((*agents, max_phases, max_phases)),
+    }
 
 
 class TrafficSignalEnv(ParallelEnv):
@@ -37,6 +49,8 @@ class TrafficSignalEnv(ParallelEnv):
         observation_mask: int8 [obs_dim], 1 where the feature exists for this signal.
         action_mask: int8 [max_phases], 1 for phases that may be chosen now (during min green only
             the current one).
+        phases: float32 [max_phases, 6], per-phase features (envs/observations.py); zero on padding.
+        phase_relation: int8 [max_phases, max_phases], 1 where two phases serve a common lane.
     Action: Discrete(max_phases), the index of the next green phase.
     Rewards: one per agent, by name (queue, pressure, diff-waiting-time, wait) or a callable.
     """
@@ -96,13 +110,8 @@ class TrafficSignalEnv(ParallelEnv):
             [self.valid_phases, np.ones((len(self.signals), 1), bool), self.layout.in_mask, self.layout.in_mask], axis=1
         ).astype(np.int8)
 
-        single_obs = gym.spaces.Dict(
-            {
-                "observation": gym.spaces.Box(0.0, 1.0, (self.obs_dim,), np.float32),
-                "observation_mask": gym.spaces.MultiBinary(self.obs_dim),
-                "action_mask": gym.spaces.MultiBinary(self.max_phases),
-            }
-        )
+        self.phase_features = PhaseFeatures(self.signals, self.max_lanes, self.layout.out_index.shape[1], self.max_phases)
+        single_obs = gym.spaces.Dict(observation_spaces(self.obs_dim, self.max_phases))
         self.observation_spaces = {a: single_obs for a in self.possible_agents}
         self.action_spaces = {a: gym.spaces.Discrete(self.max_phases) for a in self.possible_agents}
         self.state_space = gym.spaces.Box(0.0, 1.0, (len(self.signals) * self.obs_dim,), np.float32)
@@ -337,7 +346,8 @@ class TrafficSignalEnv(ParallelEnv):
         action_mask[stuck] = False
         action_mask[stuck, st.phase[stuck]] = True
         self._last_obs = obs
-        return {"observation": obs, "observation_mask": self.observation_mask, "action_mask": action_mask.astype(np.int8)}
+        return {"observation": obs, "observation_mask": self.observation_mask, "action_mask": action_mask.astype(np.int8),
+                "phases": self.phase_features.compute(st), "phase_relation": self.phase_features.relation}
 
     def _to_dicts(self, obs: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         return {a: {k: v[i] for k, v in obs.items()} for i, a in enumerate(self.possible_agents)}

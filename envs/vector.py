@@ -24,14 +24,10 @@ class ArrayTrafficEnv(gym.Env):
         from . import make_env
 
         self.env = make_env(scenario, seed=seed, **options)
+        from .sumo_env import observation_spaces
+
         n, d, p = len(self.env.possible_agents), self.env.obs_dim, self.env.max_phases
-        self.observation_space = gym.spaces.Dict(
-            {
-                "observation": gym.spaces.Box(0.0, 1.0, (n, d), np.float32),
-                "observation_mask": gym.spaces.MultiBinary((n, d)),
-                "action_mask": gym.spaces.MultiBinary((n, p)),
-            }
-        )
+        self.observation_space = gym.spaces.Dict(observation_spaces(d, p, agents=(n,)))
         self.action_space = gym.spaces.MultiDiscrete(np.full(n, p))
 
     def reset(self, *, seed=None, options=None):

@@ -58,6 +58,8 @@ ENTRIES = (
     Entry("mappo", ON_POLICY, "fmat.baselines.mappo:MAPPO", "fmat.baselines.mappo:MAPPOConfig", AGENT_ID, "MAPPO", "#2ca02c"),
     Entry("ippo", ON_POLICY, "fmat.baselines.mappo:IPPO", "fmat.baselines.mappo:IPPOConfig", AGENT_ID, "IPPO", "#9467bd"),
     Entry("idqn", OFF_POLICY, "fmat.baselines.idqn:IDQN", "fmat.baselines.idqn:IDQNConfig", PER_SIGNAL, "IDQN", "#17becf"),
+    Entry("mplight", OFF_POLICY, "fmat.baselines.mplight:MPLight", "fmat.baselines.mplight:MPLightConfig", None, "MPLight",
+          "#637939"),
     Entry("colight", OFF_POLICY, "fmat.baselines.colight:CoLight", "fmat.baselines.colight:CoLightConfig", None, "CoLight",
           "#393b79"),
     Entry("fixed_time", CONTROLLER, "fmat.baselines.classical:FixedTime", None, None, "fixed-time", "#ff7f0e"),

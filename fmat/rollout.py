@@ -5,12 +5,12 @@ import numpy as np
 import torch
 
 
+MASKS = ("observation_mask", "action_mask", "phase_relation")
+
+
 def to_tensors(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {
-        "observation": torch.as_tensor(obs["observation"], dtype=torch.float32),
-        "observation_mask": torch.as_tensor(obs["observation_mask"]).bool(),
-        "action_mask": torch.as_tensor(obs["action_mask"]).bool(),
-    }
+    """Every observation key as a tensor: masks as bool, features as float32."""
+    return {k: torch.as_tensor(v).bool() if k in MASKS else torch.as_tensor(v, dtype=torch.float32) for k, v in obs.items()}
 
 
 def add_batch_dim(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:

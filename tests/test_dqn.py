@@ -5,7 +5,7 @@ import torch
 from fmat.dqn import DQNConfig, NStep, ReplayBuffer, dqn_target, dqn_update, epsilon, epsilon_greedy
 from fmat.envs.graph import grid_graph
 from fmat.registry import OFF_POLICY, REGISTRY, build_policy
-from tiny_env import TinyEnv
+from tiny_env import TinyEnv, with_phases
 
 OFF_POLICY_LEARNERS = [name for name, e in REGISTRY.items() if e.kind == OFF_POLICY]
 
@@ -80,9 +80,10 @@ def test_replay_buffer_round_trips_and_wraps():
 def test_masked_actions_are_never_selected(algorithm):
     torch.manual_seed(0)
     net = build_policy(algorithm, 7, 4, grid_graph(2, 3), {})
-    obs = {"observation": torch.rand(64, 6, 7), "observation_mask": torch.ones(64, 6, 7, dtype=torch.bool),
-           "action_mask": torch.rand(64, 6, 4) > 0.5}
-    obs["action_mask"][..., 2] = True
+    mask = torch.rand(64, 6, 4) > 0.5
+    mask[..., 2] = True
+    obs = with_phases({"observation": torch.rand(64, 6, 7), "observation_mask": torch.ones(64, 6, 7, dtype=torch.bool),
+                       "action_mask": mask}, wanted=torch.randint(0, 4, (64, 6)))
     assert obs["action_mask"].gather(-1, net.select(obs)[..., None]).all()
 
 

@@ -9,6 +9,7 @@ import torch
 from fmat.config import validate
 from fmat.envs.graph import grid_graph
 from fmat.registry import CONTROLLER, ENTRIES, REGISTRY, SECTION, ConfigError, build_policy
+from tiny_env import with_phases
 
 
 def test_reading_names_does_not_import_torch():
@@ -27,8 +28,8 @@ def test_agent_count_dependence_is_declared_truthfully(entry):
     except RuntimeError:
         transfers = False
     assert transfers == (entry.agent_count_dependent is None)
-    obs = {"observation": torch.rand(2, 12, 7), "observation_mask": torch.ones(2, 12, 7, dtype=torch.bool),
-           "action_mask": torch.ones(2, 12, 4, dtype=torch.bool)}
+    obs = with_phases({"observation": torch.rand(2, 12, 7), "observation_mask": torch.ones(2, 12, 7, dtype=torch.bool),
+                       "action_mask": torch.ones(2, 12, 4, dtype=torch.bool)})
     if transfers:
         assert large.select(obs).shape == (2, 12)
 

@@ -63,7 +63,7 @@ def test_resume_continues_without_lost_or_repeated_episodes(tmp_path):
     assert (resumed / "eval.json").read_text() == evaluated  # a finished run is left alone
 
 
-@pytest.mark.parametrize("algorithm", ["idqn", "colight"])
+@pytest.mark.parametrize("algorithm", ["idqn", "mplight", "colight"])
 def test_off_policy_resume_is_exact_with_the_replay_buffer(tmp_path, algorithm):
     """A 3-episode run stopped after its first episode, then resumed, equals a straight one. (Epsilon
     falls over the configured budget, so the run is stopped by a time budget, not a shorter one.)"""

@@ -9,6 +9,17 @@ import numpy as np
 import torch
 
 from fmat.envs.graph import AgentGraph
+from fmat.envs.observations import PHASE_FEATURES
+
+
+def with_phases(obs: dict, wanted: torch.Tensor | None = None) -> dict:
+    """Add the per-phase keys to a synthetic observation: every phase real and related only to
+    itself; the pressure column is 1 on the `wanted` phase ([B, n] indices), if given."""
+    B, n, A = obs["action_mask"].shape
+    phases = torch.zeros(B, n, A, len(PHASE_FEATURES))
+    if wanted is not None:
+        phases[..., PHASE_FEATURES.index("pressure")] = torch.nn.functional.one_hot(wanted.long(), A).float()
+    return {**obs, "phases": phases, "phase_relation": torch.eye(A, dtype=torch.bool).expand(B, n, A, A)}
 
 
 def path_graph(n: int) -> AgentGraph:
@@ -35,11 +46,11 @@ class TinyEnv:
         self.target = self.rng.integers(0, self.A - 1, size=(self.B, self.n))  # never the masked action
         obs = np.zeros((self.B, self.n, self.obs_dim), dtype=np.float32)
         obs[np.arange(self.B)[:, None], np.arange(self.n)[None], self.target] = 1.0
-        return {
+        return with_phases({
             "observation": torch.as_tensor(obs),
             "observation_mask": torch.ones(self.B, self.n, self.obs_dim, dtype=torch.bool),
             "action_mask": torch.as_tensor(self.action_mask),
-        }
+        }, wanted=torch.as_tensor(self.target))
 
     def reward(self, actions: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(actions.numpy() == self.target, dtype=torch.float32)
