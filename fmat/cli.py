@@ -178,10 +178,10 @@ def cmd_table(args: argparse.Namespace) -> None:
     if args.transfer:
         from fmat import transfer_table
 
-        text = transfer_table.render(collect(args.run_roots), metric=args.metric, fmt=args.format, statistic=statistic)
+        text = transfer_table.render(collect(args.run_roots, **_subset(args)), metric=args.metric, fmt=args.format, statistic=statistic)
     else:
         source = "best" if args.best_episode else "last" if args.last_episodes else "final"
-        text = render(collect(args.run_roots), metric=args.metric, fmt=args.format, statistic=statistic,
+        text = render(collect(args.run_roots, **_subset(args)), metric=args.metric, fmt=args.format, statistic=statistic,
                       source=source, last=args.last_episodes or 0, with_resco=args.with_resco)
     if args.out:
         atomic.write_text(args.out, text)
@@ -190,12 +190,23 @@ def cmd_table(args: argparse.Namespace) -> None:
         print(text, end="")
 
 
+def _subset(args: argparse.Namespace) -> dict:
+    """--algorithms/--scenarios of table and plot as lists (None: all)."""
+    return {key: [x for x in value.split(",") if x] if value else None
+            for key, value in (("algorithms", args.algorithms), ("scenarios", args.scenarios))}
+
+
 def cmd_plot(args: argparse.Namespace) -> None:
     from fmat.plot import plot
     from fmat.report import collect
 
     atomic.check_writable_file(args.out, "--out", atomic.FIGURES)
-    print(f"figure written to {plot(collect(args.run_roots), args.out, metric=args.metric, x=args.x, log_y=args.log_y)}")
+    print(f"figure written to {plot(collect(args.run_roots, **_subset(args)), args.out, metric=args.metric, x=args.x, log_y=args.log_y)}")
+
+
+def add_subset_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--algorithms", help="only these algorithms' runs, comma-separated")
+    p.add_argument("--scenarios", help="only these scenarios' runs, comma-separated")
 
 
 def positive_int(text: str) -> int:
@@ -301,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="mean of each run's last K training episodes instead of final-policy evaluation")
     source.add_argument("--transfer", action="store_true",
                         help="transfer table: each policy on its own map and on the experiment's `transfer` scenarios")
+    add_subset_options(p)
     p.add_argument("--with-resco", action="store_true",
                    help="add RESCO's published delays as rows of their own, labelled as theirs (delay only)")
     p.add_argument("--out", help="write to this file (atomically) instead of printing")
@@ -311,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", default="delay")
     p.add_argument("--x", choices=["episodes", "steps", "seconds"], default="episodes")
     p.add_argument("--log-y", action="store_true", help="logarithmic y axis")
+    add_subset_options(p)
     p.add_argument("--out", required=True, help="figure file: .png, .pdf or .svg")
     p.set_defaults(func=cmd_plot)
 

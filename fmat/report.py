@@ -69,8 +69,9 @@ class Run:
         return (self.done() or {}).get("over_budget")
 
 
-def collect(roots: list[str]) -> list[Run]:
-    """Every run directory (config.yaml + metrics.csv) below the given roots."""
+def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: list[str] | None = None) -> list[Run]:
+    """Every run directory (config.yaml + metrics.csv) below the given roots, optionally only those of
+    the given algorithms and scenarios."""
     runs = []
     for root in roots:
         root = Path(root)
@@ -87,6 +88,14 @@ def collect(roots: list[str]) -> list[Run]:
                                 "the run directory is damaged or not written by fmat") from None
     if not runs:
         raise FmatError(f"no run directories (config.yaml + metrics.csv) under {', '.join(map(str, roots))}")
+    for key, wanted in (("algorithm", algorithms), ("scenario", scenarios)):
+        if wanted:
+            present = {getattr(r, key) for r in runs}
+            missing = [w for w in wanted if w not in present]
+            if missing:
+                raise FmatError(f"--{key}s {missing[0]}: no such run under {', '.join(map(str, roots))}; "
+                                f"they hold {', '.join(sorted(present))}")
+            runs = [r for r in runs if getattr(r, key) in wanted]
     return runs
 
 

@@ -271,3 +271,16 @@ def test_table_with_resco_published_rows(tmp_path):
     assert "| Greedy (RESCO, theirs) | 34.3 | 27.8 | - |" in table and "SUMO 1.9" in table
     with pytest.raises(FmatError, match="delay only"):
         render(collect([str(tmp_path)]), metric="queue", with_resco=True)
+
+
+def test_table_subset_of_algorithms_and_scenarios(tmp_path, capsys):
+    from fmat.cli import main
+
+    for algorithm in ("fmat", "greedy", "idqn"):
+        for scenario in ("cologne1", "cologne3"):
+            fake_run(tmp_path / "runs", algorithm, scenario, 0, 10.0)
+    runs = collect([str(tmp_path / "runs")], algorithms=["idqn", "greedy"], scenarios=["cologne3"])
+    assert sorted((r.algorithm, r.scenario) for r in runs) == [("greedy", "cologne3"), ("idqn", "cologne3")]
+    assert main(["table", str(tmp_path / "runs"), "--algorithms", "idqn,colight"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--algorithms colight" in err
