@@ -46,13 +46,10 @@ class PhaseFeatures:
 
     def compute(self, state) -> np.ndarray:
         """[n_agents, max_phases, len(PHASE_FEATURES)] from a TrafficState."""
-        def over_served(x):
-            return np.einsum("npl,nl->np", self.served, x)
-
-        capacity = np.maximum(over_served(state.in_capacity * state.in_mask), 1e-6)
-        halted, vehicles = over_served(state.in_halting), over_served(state.in_vehicles)
-        waiting = over_served(state.in_waiting)
-        out_halted = np.einsum("npl,nl->np", self.fed, state.out_halting)
+        lanes = np.stack([state.in_capacity * state.in_mask, state.in_halting, state.in_vehicles, state.in_waiting], -1)
+        capacity, halted, vehicles, waiting = np.moveaxis(self.served @ lanes, -1, 0)  # sums over served lanes
+        capacity = np.maximum(capacity, 1e-6)
+        out_halted = (self.fed @ state.out_halting[..., None])[..., 0]
         current = np.zeros_like(halted)
         current[np.arange(len(current)), state.phase] = 1.0
         features = np.stack([
