@@ -13,11 +13,10 @@ import os
 from dataclasses import dataclass, field
 
 
-from fmat import atomic
 from fmat.envs.errors import FmatError
 from fmat.config import RunConfig
 from fmat.envs import check_env
-from fmat.files import read_json
+from fmat.rundir import RunDir
 from fmat.launchers import Task, run_local, run_ray, train_task
 from fmat.registry import LEARNERS, transfer_blocker
 from fmat.sweep import load_sweep
@@ -73,9 +72,9 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
         if is_done(cfg):
             result.skipped.append(key)
             continue
-        config_path = cfg.run_dir / "sweep.yaml"
-        atomic.write_text(config_path, cfg.to_yaml())
-        todo[key] = train_task(str(config_path))
+        files = RunDir(cfg.run_dir)
+        files.write_sweep_config(cfg)
+        todo[key] = train_task(files)
     _launch(todo, result, "runs", launcher, workers, address, progress)
     if sweep.transfer:
         evaluations, skipped = transfer_tasks(runs, sweep.transfer)
@@ -96,9 +95,11 @@ def transfer_tasks(runs: list[RunConfig], targets: list[str]) -> tuple[dict[str,
         for target in targets:
             if target == cfg.scenario:
                 continue
-            out = cfg.run_dir / "transfer" / f"{target}.json"
+            files = RunDir(cfg.run_dir)
+            out = files.transfer_json(target)
             name = f"{cfg.run_dir} on {target}"
-            if out.is_file() and read_json(out).get("trained") == done:
+            earlier = files.transfer(target)
+            if earlier is not None and earlier.get("trained") == done:
                 skipped.append(name)
                 continue
             args = ("evaluate", str(cfg.run_dir), "--scenario", target, "--episodes", str(max(1, cfg.evaluation.episodes)),

@@ -72,7 +72,7 @@ def cmd_perf_env(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from fmat.config import load_config
-    from fmat.files import read_json
+    from fmat.rundir import RunDir
     from fmat.train import check_run, is_done, train
 
     cfg = load_config(args.config, args.set)
@@ -84,13 +84,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
     print(f"{run_dir} had already finished this budget; nothing to do (raise train.episodes to go on)"
           if finished_before else f"run written to {run_dir}")
-    stopped = read_json(run_dir / "done.json").get("over_budget")
+    files = RunDir(run_dir)
+    stopped = files.done().get("over_budget")
     if stopped:
         print(f"over budget: {stopped['seconds_per_episode']:.1f} s per episode projects {stopped['projected_seconds']:.0f} s "
               f"of training, more than train.time_budget_s={stopped['time_budget_s']:g}; stopped after "
               f"{stopped['episodes']} episodes, not evaluated")
-    elif (run_dir / "eval.json").exists():
-        print((run_dir / "eval.json").read_text().strip())
+    elif files.eval_json.exists():
+        print(files.eval_json.read_text().strip())
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ import torch
 
 from fmat import checkpoint
 from fmat.config import load_config
-from fmat.files import read_json
+from fmat.rundir import RunDir
 from fmat.envs import make_env
 from fmat.envs.errors import FmatError
 from fmat.envs.metrics import METRICS
@@ -51,11 +51,12 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
     keeps an under-trained policy from locking into one phase. `gui` shows the episodes in
     sumo-gui (TraCI) with the same seeds."""
     run_dir = Path(run_dir)
+    files = RunDir(run_dir)
     if gui:
         check_display()
-    if not (run_dir / "config.yaml").is_file():
+    if not files.config.is_file():
         raise FmatError(f"{run_dir} is not a run directory (no config.yaml); pass a folder written by `fmat train`")
-    cfg = load_config(run_dir / "config.yaml")
+    cfg = load_config(files.config)
     greedy = cfg.evaluation.greedy if greedy is None else greedy
     target = scenario or cfg.scenario
     options = cfg.env.model_dump(exclude_none=True)
@@ -71,7 +72,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         # as in training: with sweep workers on every core, torch's default of one thread per core
         # oversubscribes the machine (MAT's per-agent decoding ran about 4x slower)
         torch.set_num_threads(cfg.train.threads)
-        ckpt_path = run_dir / "checkpoint.pt"
+        ckpt_path = files.checkpoint
         if not ckpt_path.is_file():
             raise FmatError(f"{run_dir} has no checkpoint.pt yet; train it first")
         ckpt = checkpoint.load(ckpt_path, cfg.algorithm)
@@ -112,7 +113,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
                 per_signal.append(env.signal_metrics())
     finally:
         env.close()
-    done = run_dir / "done.json"
+    done = files.done()
     return {
         "run": run_dir.name,
         "algorithm": cfg.algorithm,
@@ -126,6 +127,6 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         "signals": {a: {k: float(np.mean([s[a][k] for s in per_signal])) for k in SIGNAL_METRICS} for a in per_signal[0]},
         "wall_seconds": round(time.perf_counter() - start, 3),
         # which training this evaluated; absent while the run is still training (`fmat train` evaluates before done.json)
-        **({"trained": read_json(done)} if done.is_file() else {}),
+        **({"trained": done} if done is not None else {}),
     }
 

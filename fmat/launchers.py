@@ -24,8 +24,9 @@ class Task:
     log: str  # file that receives the command's output
 
 
-def train_task(config_path: str) -> Task:
-    return Task(("train", config_path, "--resume", "--quiet"), str(Path(config_path).parent / "train.log"))
+def train_task(run) -> Task:
+    """`fmat train` on a run directory's sweep.yaml, logging to its train.log (`run`: a RunDir)."""
+    return Task(("train", str(run.sweep_config), "--resume", "--quiet"), str(run.train_log))
 
 
 def run_command(task: Task) -> tuple[str, str]:

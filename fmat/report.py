@@ -25,7 +25,7 @@ import numpy as np
 from fmat import resco_published
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
-from fmat.files import read_json, read_metrics, read_yaml_mapping
+from fmat.rundir import RunDir
 from fmat.registry import ALGORITHMS
 from fmat.stats import aggregate, average_ranks, bootstrap_ci
 
@@ -43,9 +43,12 @@ class Run:
     seed: int
     path: Path
 
+    @property
+    def files(self) -> RunDir:
+        return RunDir(self.path)
+
     def curve(self) -> list[dict]:
-        path = self.path / "metrics.csv"
-        return read_metrics(path, ("episode", "wall_seconds")) if path.is_file() else []
+        return self.files.metrics()
 
     def compute_seconds(self) -> float:
         """Training wall time so far (the last metrics row), excluding evaluation."""
@@ -57,12 +60,11 @@ class Run:
         return rows[-1]["wall_seconds"] / len(rows) if rows else None
 
     def final(self) -> dict | None:
-        path = self.path / "eval.json"
-        return read_json(path, ("mean",))["mean"] if path.is_file() else None
+        evaluation = self.files.evaluation()
+        return evaluation["mean"] if evaluation else None
 
     def done(self) -> dict | None:
-        path = self.path / "done.json"
-        return read_json(path) if path.is_file() else None
+        return self.files.done()
 
     def over_budget(self) -> dict | None:
         """done.json's record of a run stopped by its time budget, else None."""
@@ -78,9 +80,9 @@ def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: li
         if not root.exists():
             raise FmatError(f"run root {root} does not exist")
         for cfg_path in sorted(root.rglob("config.yaml")):
-            if not (cfg_path.parent / "metrics.csv").is_file():
+            if not RunDir(cfg_path.parent).is_run():
                 continue
-            cfg = read_yaml_mapping(cfg_path)
+            cfg = RunDir(cfg_path.parent).config_data()
             try:
                 runs.append(Run(str(cfg["algorithm"]), str(cfg["scenario"]), int(cfg["seed"]), cfg_path.parent))
             except (KeyError, TypeError, ValueError) as exc:

@@ -1,7 +1,8 @@
 """The one training loop. Every algorithm (on-policy, off-policy, classical controller) runs here.
 
 The runner owns what is the same for all of them: environments, seeds, the episode and time budgets,
-resume, checkpoints, metrics.csv and tensorboard. An algorithm plugs in through a small protocol:
+resume, checkpoints, metrics.csv and tensorboard (RunLog), and the progress bar. An algorithm plugs
+in through a small protocol:
 
     begin_episode(seeds)                      before each episode
     act(obs) -> actions [num_envs, n_agents]  while training (exploring)
@@ -18,8 +19,70 @@ from pathlib import Path
 
 import numpy as np
 
-from fmat import checkpoint
+from fmat import atomic, checkpoint
+from fmat.files import read_metrics
 from fmat.registry import CONTROLLER, OFF_POLICY, ON_POLICY, REGISTRY, controller_class
+from fmat.rundir import COLUMNS, RunDir
+
+
+class RunLog:
+    """metrics.csv (rewritten atomically) and tensorboard scalars."""
+
+    def __init__(self, run_dir: Path, keep_episodes: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        files = RunDir(run_dir)
+        self.path = files.metrics_csv
+        self.rows: list[dict] = []
+        if self.path.exists():
+            self.rows = [r for r in read_metrics(self.path, COLUMNS) if r["episode"] < keep_episodes]
+            for r in self.rows:
+                r["episode"], r["env_steps"] = int(r["episode"]), int(r["env_steps"])
+        self.writer = SummaryWriter(str(files.tensorboard), purge_step=keep_episodes)
+
+    def episode(self, row: dict) -> None:
+        self.rows.append(row)
+        atomic.write_csv(self.path, self.rows, list(COLUMNS))
+        for key in COLUMNS[3:]:
+            self.writer.add_scalar(f"charts/{key}", row[key], row["episode"])
+
+    def losses(self, stats: dict, step: int) -> None:
+        for key, value in stats.items():
+            self.writer.add_scalar(f"losses/{key}", value, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Progress:
+    """A rich progress bar over episodes showing the latest delay."""
+
+    def __init__(self, cfg, start: int, total: int, enabled: bool):
+        self.enabled = enabled
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                           TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
+            self.task = self.bar.add_task(f"{cfg.run_name}", total=total, completed=start, status="")
+
+    def __enter__(self):
+        if self.enabled:
+            self.bar.start()
+        return self
+
+    def update(self, episodes_done: int, delay: float) -> None:
+        if self.enabled:
+            self.bar.update(self.task, completed=episodes_done, status=f"delay {delay:.1f} s")
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.stop()
+
+
+def row(episode, env_steps, wall, ret, metrics) -> dict:
+    return {"episode": episode, "env_steps": env_steps, "wall_seconds": round(wall, 3), "return": float(ret),
+            **{k: float(metrics[k]) for k in COLUMNS[4:]}}
 
 
 def episode_seeds(seed: int, episode: int, count: int) -> list[int]:
@@ -112,10 +175,8 @@ def build_algorithm(cfg, envs, total_steps: int):
 def run(cfg, budget: int, run_dir: Path, state: dict | None, log, bar, over_budget) -> None:
     """Train (or run) cfg.algorithm until `budget` episodes or `over_budget(episode, wall)` says stop,
     checkpointing after every episode; `state` is the checkpoint to resume from."""
-    from fmat.train import COLUMNS, row  # the run directory's columns
-
     envs = make_envs(cfg)
-    path = run_dir / "checkpoint.pt"
+    path = RunDir(run_dir).checkpoint
     try:
         per_episode = decisions_per_episode(envs.scenario)
         algo = build_algorithm(cfg, envs, total_steps=budget * per_episode)

@@ -14,6 +14,7 @@ import numpy as np
 from fmat import atomic
 from fmat.envs.errors import FmatError
 from fmat.files import read_json
+from fmat.rundir import RunDir
 
 METRICS = {"queue": "mean halted vehicles on incoming lanes", "waiting": "mean waiting time of vehicles on incoming lanes (s)",
            "switches": "phase switches per episode"}
@@ -21,7 +22,7 @@ METRICS = {"queue": "mean halted vehicles on incoming lanes", "waiting": "mean w
 
 def _evaluation(run: str | Path, metric: str) -> dict:
     run = Path(run)
-    path = run / "eval.json" if run.is_dir() else run
+    path = RunDir(run).eval_json if run.is_dir() else run
     if not path.is_file():
         raise FmatError(f"{run} has no eval.json; train the run to the end or write one with `fmat evaluate {run} --out {run}/eval.json`")
     result = read_json(path, ("scenario", "mean"))

@@ -1,7 +1,6 @@
-"""`fmat train`: one algorithm, one scenario, one seed -> a run directory.
+"""`fmat train`: one algorithm, one scenario, one seed -> a run directory (its files: fmat/rundir.py).
 
-The run directory holds the resolved config.yaml, a tensorboard log (tb/), metrics.csv (one row
-per training episode), checkpoint.pt (written atomically after every episode) and, at the end,
+The runner writes metrics.csv, tensorboard and checkpoint.pt after every episode; at the end come
 eval.json from greedy evaluation and done.json (the budget reached and the compute used).
 `resume=True` continues from the checkpoint with no lost or repeated episode; with fixed seeds a
 resumed run gives the same metrics as an uninterrupted one.
@@ -22,10 +21,8 @@ from fmat import atomic, checkpoint, runner
 from fmat.config import RunConfig, load_config
 from fmat.envs import check_env, resolve_scenario
 from fmat.envs.errors import FmatError
-from fmat.files import read_json, read_metrics
-from fmat.runner import decisions_per_episode
-
-COLUMNS = ["episode", "env_steps", "wall_seconds", "return", "delay", "travel_time", "waiting_time", "throughput", "queue", "teleports"]
+from fmat.rundir import RunDir
+from fmat.runner import Progress, RunLog, decisions_per_episode
 
 
 def episode_budget(cfg: RunConfig, decisions_per_episode: int) -> int:
@@ -47,70 +44,16 @@ def over_budget(cfg: RunConfig, episode: int, budget: int, wall: float) -> dict 
     return {"time_budget_s": limit, "seconds_per_episode": rate, "projected_seconds": rate * budget, "episodes": episode}
 
 
-class RunLog:
-    """metrics.csv (rewritten atomically) and tensorboard scalars."""
-
-    def __init__(self, run_dir: Path, keep_episodes: int):
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.path = run_dir / "metrics.csv"
-        self.rows: list[dict] = []
-        if self.path.exists():
-            self.rows = [r for r in read_metrics(self.path, tuple(COLUMNS)) if r["episode"] < keep_episodes]
-            for r in self.rows:
-                r["episode"], r["env_steps"] = int(r["episode"]), int(r["env_steps"])
-        self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=keep_episodes)
-
-    def episode(self, row: dict) -> None:
-        self.rows.append(row)
-        atomic.write_csv(self.path, self.rows, COLUMNS)
-        for key in COLUMNS[3:]:
-            self.writer.add_scalar(f"charts/{key}", row[key], row["episode"])
-
-    def losses(self, stats: dict, step: int) -> None:
-        for key, value in stats.items():
-            self.writer.add_scalar(f"losses/{key}", value, step)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class Progress:
-    """A rich progress bar over episodes showing the latest delay."""
-
-    def __init__(self, cfg: RunConfig, start: int, total: int, enabled: bool):
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                           TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
-            self.task = self.bar.add_task(f"{cfg.run_name}", total=total, completed=start, status="")
-
-    def __enter__(self):
-        if self.enabled:
-            self.bar.start()
-        return self
-
-    def update(self, episodes_done: int, delay: float) -> None:
-        if self.enabled:
-            self.bar.update(self.task, completed=episodes_done, status=f"delay {delay:.1f} s")
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.stop()
-
-
 def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None, bool]:
     """The run directory, the checkpoint to resume from, and whether the run being resumed has
     already finished this config's budget (then nothing is written)."""
-    run_dir = cfg.run_dir
-    ckpt_path = run_dir / "checkpoint.pt"
+    run_dir, files = cfg.run_dir, RunDir(cfg.run_dir)
+    ckpt_path = files.checkpoint
     if ckpt_path.exists() and not resume:
         raise FmatError(f"{run_dir} already holds a run; pass --resume to continue it, or set another output_dir")
     state = None
     if resume and ckpt_path.exists():
-        saved = load_config(run_dir / "config.yaml")
+        saved = load_config(files.config)
         mine, theirs = cfg.model_dump(), saved.model_dump()
         for budget_key in ("episodes", "env_steps", "time_budget_s"):
             mine["train"].pop(budget_key), theirs["train"].pop(budget_key)
@@ -120,7 +63,7 @@ def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None, bo
         if finished(cfg):  # nothing left to train, and its evaluation stands: leave the run as it is
             return run_dir, None, True
         state = checkpoint.load(ckpt_path, cfg.algorithm)
-    atomic.write_text(run_dir / "config.yaml", cfg.to_yaml())
+    files.write_config(cfg)
     return run_dir, state, False
 
 
@@ -129,7 +72,7 @@ class RunLock:
 
     def __init__(self, run_dir: Path):
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(run_dir / ".lock", os.O_CREAT | os.O_RDWR)
+        self.fd = os.open(RunDir(run_dir).lock, os.O_CREAT | os.O_RDWR)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -176,7 +119,8 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
                        over_budget=lambda episode, wall: over_budget(cfg, episode, budget, wall))
     finally:
         log.close()
-    ckpt = checkpoint.load(run_dir / "checkpoint.pt", cfg.algorithm)
+    files = RunDir(run_dir)
+    ckpt = checkpoint.load(files.checkpoint, cfg.algorithm)
     done = {"episodes": ckpt["episode"], "env_steps": ckpt["env_steps"], "wall_seconds": ckpt["wall_seconds"]}
     stopped = over_budget(cfg, ckpt["episode"], budget, ckpt["wall_seconds"])
     if stopped:
@@ -185,18 +129,17 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
         from fmat.evaluate import evaluate
 
         result = evaluate(run_dir, episodes=cfg.evaluation.episodes)
-        atomic.write_text(run_dir / "eval.json", _json(result))
-    atomic.write_text(run_dir / "done.json", _json(done))
+        files.write_evaluation(result)
+    files.write_done(done)
     return run_dir
 
 
 def finished(cfg: RunConfig) -> dict | None:
     """The run's done.json record if its directory holds a finished run of this config's full
     budget, or one stopped by the same time budget (a raised budget lets the run continue)."""
-    marker = cfg.run_dir / "done.json"
-    if not marker.is_file():
+    done = RunDir(cfg.run_dir).done()
+    if done is None:
         return None
-    done = read_json(marker, ("episodes",))
     if "over_budget" in done:
         return done if done["over_budget"]["time_budget_s"] == cfg.train.time_budget_s else None
     return done if done["episodes"] >= episode_budget(cfg, decisions_per_episode(_scenario(cfg))) else None
@@ -208,14 +151,3 @@ def is_done(cfg: RunConfig) -> bool:
 
 def _scenario(cfg: RunConfig):
     return resolve_scenario(cfg.scenario, **cfg.env.options(cfg.scenario))[0]
-
-
-def _json(obj) -> str:
-    import json
-
-    return json.dumps(obj, indent=2, default=float) + "\n"
-
-
-def row(episode, env_steps, wall, ret, metrics) -> dict:
-    return {"episode": episode, "env_steps": env_steps, "wall_seconds": round(wall, 3), "return": float(ret),
-            **{k: float(metrics[k]) for k in COLUMNS[4:]}}

@@ -13,7 +13,6 @@ import io
 
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
-from fmat.files import read_json
 from fmat.registry import ALGORITHMS, LEARNERS, transfer_blocker
 from fmat.report import LOWER_IS_BETTER, UNITS, Cell, Run, cell_text, latex, markdown, ordered
 
@@ -22,7 +21,7 @@ OWN = "own map"
 
 def _transfers(run: Run) -> dict[str, dict]:
     """Target scenario -> the run's transfer evaluation there (RUN/transfer/SCENARIO.json)."""
-    return {path.stem: read_json(path, ("mean",)) for path in sorted((run.path / "transfer").glob("*.json"))}
+    return run.files.transfers()
 
 
 def _values(run: Run, metric: str) -> dict[str, float]:
@@ -50,7 +49,7 @@ def _compute(runs: list[Run]) -> str:
 
 
 def _evaluations(runs: list[Run]) -> list[str]:
-    return sorted({read_json(r.path / "eval.json", ("evaluation",))["evaluation"] for r in runs if (r.path / "eval.json").is_file()})
+    return sorted({e.get("evaluation", "?") for e in (r.files.evaluation() for r in runs) if e})
 
 
 def build(runs: list[Run], metric: str, statistic: str):
