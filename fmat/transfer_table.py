@@ -19,18 +19,13 @@ from fmat.report import LOWER_IS_BETTER, UNITS, Cell, Run, cell_text, latex, mar
 OWN = "own map"
 
 
-def _transfers(run: Run) -> dict[str, dict]:
-    """Target scenario -> the run's transfer evaluation there (RUN/transfer/SCENARIO.json)."""
-    return run.files.transfers()
-
-
 def _values(run: Run, metric: str) -> dict[str, float]:
     """Target scenario -> the run's metric there (its own map from eval.json)."""
     out = {}
     final = run.final()
     if final and metric in final:
         out[run.scenario] = float(final[metric])
-    for target, result in _transfers(run).items():
+    for target, result in run.files.transfers().items():
         if metric in result["mean"]:
             out[target] = float(result["mean"][metric])
     return out
@@ -38,7 +33,7 @@ def _values(run: Run, metric: str) -> dict[str, float]:
 
 def _compute(runs: list[Run]) -> str:
     """Training and transfer-evaluation wall time; evaluation files written before fmat recorded it lack it."""
-    seconds = [result.get("wall_seconds") for r in runs for result in _transfers(r).values()]
+    seconds = [result.get("wall_seconds") for r in runs for result in r.files.transfers().values()]
     timed = [s for s in seconds if s is not None]
     text = f"{len(runs)} runs, {sum(r.compute_seconds() for r in runs) / 3600:.2f} h of training wall time"
     if timed:
