@@ -3,7 +3,8 @@ per phase, one set of weights shared by all signals, trained with DQN.
 
 Each signal's observation is embedded by an MLP; multi-head dot-product attention (torch_geometric's
 TransformerConv) over the signal and its neighbours in the agent graph mixes them; a linear head
-gives a Q value per phase. As in LibSignal: 5 heads of 16 dimensions, one attention layer.
+gives a Q value per phase (in the phases layout: fmat's shared phase encoder and phase-scoring head,
+fmat/nn/observation.py). As in LibSignal: 5 heads of 16 dimensions, one attention layer.
 Differences from the paper: neighbours are fmat's agent-graph neighbours (the signals a road leads
 to without passing a third), not the k nearest by distance, and the observation is fmat's.
 Its weights do not depend on the number of signals, so it can be evaluated on other maps.
@@ -18,6 +19,7 @@ from torch_geometric.nn import TransformerConv
 from torch_geometric.utils import add_self_loops
 
 from fmat.nn.common import QNetwork, observation_input
+from fmat.nn.observation import Encoded, PhaseEncoder, PhaseScoreHead
 
 
 @dataclass
@@ -28,11 +30,16 @@ class CoLightConfig:
 
 
 class CoLight(QNetwork):
-    def __init__(self, obs_dim: int, n_actions: int, graph, cfg: CoLightConfig = CoLightConfig()):
+    def __init__(self, spec, graph, cfg: CoLightConfig = CoLightConfig()):
         super().__init__()
-        self.embed = nn.Sequential(nn.Linear(2 * obs_dim, cfg.embed), nn.ReLU(), nn.Linear(cfg.embed, cfg.embed), nn.ReLU())
+        self.by_phase = spec.layout == "phases"
+        if self.by_phase:
+            self.embed = PhaseEncoder(spec, cfg.embed)
+        else:
+            self.embed = nn.Sequential(nn.Linear(2 * spec.obs_dim, cfg.embed), nn.ReLU(), nn.Linear(cfg.embed, cfg.embed),
+                                       nn.ReLU())
         self.attention = TransformerConv(cfg.embed, cfg.head_dim, heads=cfg.heads, concat=False, root_weight=False)
-        self.q = nn.Linear(cfg.head_dim, n_actions)
+        self.q = PhaseScoreHead(spec, cfg.head_dim, cfg.embed) if self.by_phase else nn.Linear(cfg.head_dim, spec.max_phases)
         self.set_graph(graph)
 
     def set_graph(self, graph) -> None:
@@ -47,8 +54,7 @@ class CoLight(QNetwork):
         return self._batched[batch]
 
     def forward(self, obs):
-        x = observation_input(obs)
-        B, n, _ = x.shape
-        h = self.embed(x).reshape(B * n, -1)
-        h = torch.relu(self.attention(h, self._edges(B)))
-        return self.q(h).reshape(B, n, -1)
+        encoded = self.embed(obs) if self.by_phase else Encoded(self.embed(observation_input(obs)))
+        B, n, _ = encoded.tokens.shape
+        h = torch.relu(self.attention(encoded.tokens.reshape(B * n, -1), self._edges(B))).reshape(B, n, -1)
+        return self.q(h, encoded) if self.by_phase else self.q(h)

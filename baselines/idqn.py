@@ -2,7 +2,8 @@
 
 RESCO's network is a 2x2 convolution (64 channels) over its per-lane features, then two fully
 connected layers of 64; here each signal's network is an MLP of the same width over fmat's
-observation (padding zeroed, with its mask), since fmat's lane features are already a flat vector.
+observation (padding zeroed, with its mask; in the phases layout followed by the phase rows),
+since fmat's features are already a flat vector.
 All signals' networks are evaluated in one batched pass (per-agent weight tensors), which computes
 exactly what separate networks would. The weights belong to the signals of the training map, so the
 policy cannot run on another map.
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fmat.nn.common import QNetwork, observation_input
+from fmat.nn.common import QNetwork
+from fmat.nn.observation import flat_input, flat_width
 
 
 @dataclass
@@ -38,14 +40,15 @@ class AgentLinear(nn.Module):
 
 
 class IDQN(QNetwork):
-    def __init__(self, obs_dim: int, n_actions: int, graph, cfg: IDQNConfig = IDQNConfig()):
+    def __init__(self, spec, graph, cfg: IDQNConfig = IDQNConfig()):
         super().__init__()
-        layers, width = [], 2 * obs_dim
+        self.spec = spec
+        layers, width = [], flat_width(spec)
         for _ in range(cfg.layers):
             layers += [AgentLinear(graph.num_nodes, width, cfg.hidden), nn.ReLU()]
             width = cfg.hidden
-        layers.append(AgentLinear(graph.num_nodes, width, n_actions))
+        layers.append(AgentLinear(graph.num_nodes, width, spec.max_phases))
         self.net = nn.Sequential(*layers)
 
     def forward(self, obs):
-        return self.net(observation_input(obs))
+        return self.net(flat_input(obs, self.spec))

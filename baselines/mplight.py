@@ -6,7 +6,8 @@ it is green now. FRAP's network: a demand embedding of the pressure plus an embe
 current-phase flag make each phase's vector; every ordered pair of phases (p, q) is embedded by a
 1x1 convolution, multiplied by an embedding of their relation (whether they serve a common lane),
 and reduced to one number; p's Q value sums its pairs. No weight depends on the number of phases,
-lanes or signals, and the relation comes from the signal's own programme, so it works on every map
+lanes or signals, it reads the phase rows in either observation layout, and the relation comes
+from the signal's own programme, so it works on every map
 with no per-map phase table (RESCO needed `phase_pairs` per map).
 
 Differences from RESCO's MPLight: pressure is summed per phase from fmat's lane readings rather
@@ -34,7 +35,7 @@ class MPLightConfig:
 
 
 class MPLight(QNetwork):
-    def __init__(self, obs_dim: int, n_actions: int, graph, cfg: MPLightConfig = MPLightConfig()):
+    def __init__(self, spec, graph, cfg: MPLightConfig = MPLightConfig()):
         super().__init__()
         self.demand = nn.Sequential(nn.Linear(1, cfg.embed), nn.Sigmoid())
         self.phase = nn.Embedding(2, cfg.embed)

@@ -38,7 +38,8 @@ def make_env(scenario: str | Scenario, seed: int = 0, **options):
         **options: reward ("wait", "queue", "pressure", "diff-waiting-time" or a callable),
             control ("agents" or "fixed"), backend ("libsumo" or "traci"), gui, min_green,
             time_to_teleport; pad_phases, pad_lanes (pad observations and actions to at least
-            this size, to run a policy trained on another map); begin, end, delta, yellow
+            this size, to run a lanes-layout policy trained on another map); observation (the
+            layout: "phases", the default, or "lanes"; envs/observations.py); begin, end, delta, yellow
             override the scenario's preset; demand,
             lanes, length, route_seed configure synthetic grids.
 
@@ -48,7 +49,8 @@ def make_env(scenario: str | Scenario, seed: int = 0, **options):
     from .sumo_env import TrafficSignalEnv
 
     scenario, options = resolve_scenario(scenario, **options)
-    allowed = {"reward", "control", "backend", "gui", "min_green", "time_to_teleport", "pad_phases", "pad_lanes"}
+    allowed = {"reward", "control", "backend", "gui", "min_green", "time_to_teleport", "pad_phases", "pad_lanes",
+               "observation"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise InvalidOptionError(

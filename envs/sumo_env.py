@@ -19,7 +19,7 @@ from pettingzoo import ParallelEnv
 from .errors import InvalidOptionError
 from .metrics import teleports, tripinfo_metrics
 from .network import read_network, transition_states
-from .observations import PHASE_FEATURES, PhaseFeatures
+from .observations import DEFAULT_LAYOUT, get_layout
 from .rewards import RewardFn, get_reward
 from .scenario import Scenario, validate_scenario
 from .sumo import Simulation
@@ -28,29 +28,13 @@ from .traffic_state import LaneLayout, TrafficState
 CONTROLS = ("agents", "fixed")
 
 
-def observation_spaces(obs_dim: int, max_phases: int, agents: tuple[int, ...] = ()) -> dict:
-    """The observation dict's spaces for one agent (or, with `agents`, stacked over agents)."""
-    return {
-        "observation": gym.spaces.Box(0.0, 1.0, (*agents, obs_dim), np.float32),
-        "observation_mask": gym.spaces.MultiBinary((*agents, obs_dim)),
-        "action_mask": gym.spaces.MultiBinary((*agents, max_phases)),
-        "phases": gym.spaces.Box(-np.inf, np.inf, (*agents, max_phases, len(PHASE_FEATURES)), np.float32),
-        "phase_relation": gym.spaces.MultiBinary((*agents, max_phases, max_phases)),
-    }
-
-
 class TrafficSignalEnv(ParallelEnv):
     """PettingZoo ParallelEnv over a SUMO scenario; build it with `fmat.envs.make_env`.
 
-    Observation of each agent (a dict):
-        observation: float32 [obs_dim] = phase one-hot (max_phases), min-green-passed flag (1),
-            per-incoming-lane density (max_lanes), per-incoming-lane queue (max_lanes); densities
-            and queues are vehicles / lane capacity, clipped to [0, 1]; zero on padding.
-        observation_mask: int8 [obs_dim], 1 where the feature exists for this signal.
-        action_mask: int8 [max_phases], 1 for phases that may be chosen now (during min green only
-            the current one).
-        phases: float32 [max_phases, 6], per-phase features (envs/observations.py); zero on padding.
-        phase_relation: int8 [max_phases, max_phases], 1 where two phases serve a common lane.
+    Observation of each agent: a dict whose layout is picked by `observation` ("phases", the
+        default, or "lanes"); envs/observations.py documents both. Every layout has `observation`,
+        `observation_mask`, `action_mask` (the phases that may be chosen now), `phases` (per-phase
+        features, zero on padding rows) and `phase_relation`.
     Action: Discrete(max_phases), the index of the next green phase.
     Rewards: one per agent, by name (queue, pressure, diff-waiting-time, wait) or a callable.
     """
@@ -69,6 +53,7 @@ class TrafficSignalEnv(ParallelEnv):
         time_to_teleport: float = -1,
         pad_phases: int = 0,
         pad_lanes: int = 0,
+        observation: str = DEFAULT_LAYOUT,
     ):
         validate_scenario(scenario)
         if control not in CONTROLS:
@@ -89,6 +74,7 @@ class TrafficSignalEnv(ParallelEnv):
                 "raise delta or lower yellow"
             )
         self.reward_fn = get_reward(reward)
+        layout_cls = get_layout(observation)
         self.control, self.backend, self.gui = control, backend, gui
         self.min_green, self.time_to_teleport = float(min_green), time_to_teleport
 
@@ -104,17 +90,12 @@ class TrafficSignalEnv(ParallelEnv):
         self.layout = LaneLayout(self.signals, min_lanes=pad_lanes)
         self.max_phases = max(int(self.n_phases.max()), pad_phases)
         self.max_lanes = self.layout.in_index.shape[1]
-        self.obs_dim = self.max_phases + 1 + 2 * self.max_lanes
-        self.valid_phases = np.arange(self.max_phases)[None, :] < self.n_phases[:, None]
-        self.observation_mask = np.concatenate(
-            [self.valid_phases, np.ones((len(self.signals), 1), bool), self.layout.in_mask, self.layout.in_mask], axis=1
-        ).astype(np.int8)
-
-        self.phase_features = PhaseFeatures(self.signals, self.max_lanes, self.layout.out_index.shape[1], self.max_phases)
-        single_obs = gym.spaces.Dict(observation_spaces(self.obs_dim, self.max_phases))
+        self.observer = layout_cls(self.signals, self.layout, self.max_phases)
+        self.obs_dim, self.valid_phases = self.observer.obs_dim, self.observer.valid_phases
+        single_obs = gym.spaces.Dict(self.observer.spaces())
         self.observation_spaces = {a: single_obs for a in self.possible_agents}
         self.action_spaces = {a: gym.spaces.Discrete(self.max_phases) for a in self.possible_agents}
-        self.state_space = gym.spaces.Box(0.0, 1.0, (len(self.signals) * self.obs_dim,), np.float32)
+        self.state_space = gym.spaces.Box(-np.inf, np.inf, (self.observer.state_dim,), np.float32)
 
         self._seed = int(seed)
         self._episode = 0
@@ -163,9 +144,14 @@ class TrafficSignalEnv(ParallelEnv):
             self.agents = []
         return agent_obs, rew, terminated, truncated, infos
 
+    @property
+    def observation_spec(self):
+        """What a policy network for this environment is built for (envs/observations.py)."""
+        return self.observer.spec
+
     def state(self) -> np.ndarray:
-        """Global state: every agent's observation, concatenated in agent order."""
-        return self._last_obs.reshape(-1)
+        """Global state: every agent's observation vector and phase rows, concatenated in agent order."""
+        return self.observer.state_vector(self._last_obs)
 
     def close(self) -> None:
         if self._sim is not None:
@@ -328,26 +314,8 @@ class TrafficSignalEnv(ParallelEnv):
         return self.layout.state(self._time, lane_values, self._phase.copy(), self._green_time.copy())
 
     def _observe(self) -> dict[str, np.ndarray]:
-        st, n = self._state, len(self.signals)
-        one_hot = np.zeros((n, self.max_phases), np.float32)
-        one_hot[np.arange(n), st.phase] = 1.0
-        can_change = st.green_time >= self.min_green
-        obs = np.concatenate(
-            [
-                one_hot,
-                can_change[:, None].astype(np.float32),
-                np.minimum(st.in_vehicles / st.in_capacity, 1.0),
-                np.minimum(st.in_halting / st.in_capacity, 1.0),
-            ],
-            axis=1,
-        ).astype(np.float32)
-        action_mask = self.valid_phases.copy()
-        stuck = ~can_change
-        action_mask[stuck] = False
-        action_mask[stuck, st.phase[stuck]] = True
-        self._last_obs = obs
-        return {"observation": obs, "observation_mask": self.observation_mask, "action_mask": action_mask.astype(np.int8),
-                "phases": self.phase_features.compute(st), "phase_relation": self.phase_features.relation}
+        self._last_obs = self.observer.observe(self._state, self.min_green)
+        return self._last_obs
 
     def _to_dicts(self, obs: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         return {a: {k: v[i] for k, v in obs.items()} for i, a in enumerate(self.possible_agents)}

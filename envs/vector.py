@@ -24,11 +24,9 @@ class ArrayTrafficEnv(gym.Env):
         from . import make_env
 
         self.env = make_env(scenario, seed=seed, **options)
-        from .sumo_env import observation_spaces
-
-        n, d, p = len(self.env.possible_agents), self.env.obs_dim, self.env.max_phases
-        self.observation_space = gym.spaces.Dict(observation_spaces(d, p, agents=(n,)))
-        self.action_space = gym.spaces.MultiDiscrete(np.full(n, p))
+        n = len(self.env.possible_agents)
+        self.observation_space = gym.spaces.Dict(self.env.observer.spaces(agents=(n,)))
+        self.action_space = gym.spaces.MultiDiscrete(np.full(n, self.env.max_phases))
 
     def reset(self, *, seed=None, options=None):
         return self.env.reset_arrays(seed)
@@ -47,7 +45,8 @@ class VectorTrafficEnv:
     With autoreset=False a finished vector must be reset by the caller (the trainer does, to
     choose each episode's seeds), and the last step's info["episode"] holds the metrics.
 
-    Attributes: num_envs, agents (stable order), n_agents, obs_dim, max_phases, graph, valid_phases.
+    Attributes: num_envs, agents (stable order), n_agents, obs_dim, max_phases, observation_spec, graph,
+    valid_phases.
     """
 
     def __init__(self, scenario, num_envs: int = 1, seed: int = 0, autoreset: bool = True, **options):
@@ -58,6 +57,7 @@ class VectorTrafficEnv:
         self.n_agents, self.obs_dim = len(self.agents), probe.obs_dim
         self.max_phases, self.max_lanes = probe.max_phases, probe.max_lanes
         self.valid_phases = probe.valid_phases
+        self.observation_spec = probe.observation_spec
         self.graph = probe.graph
         self.scenario = probe.scenario
         probe.close()

@@ -89,7 +89,7 @@ def transfer_tasks(runs: list[RunConfig], targets: list[str]) -> tuple[dict[str,
     evaluation of an earlier training of the run (its done.json differs) is done again."""
     todo, skipped = {}, []
     for cfg in runs:
-        done = finished(cfg) if cfg.algorithm in LEARNERS and not transfer_blocker(cfg.algorithm) else None
+        done = finished(cfg) if cfg.algorithm in LEARNERS and not transfer_blocker(cfg.algorithm, cfg.model) else None
         if done is None or "over_budget" in done:
             continue
         for target in targets:

@@ -102,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.out:
         atomic.check_writable_file(args.out, "--out")
     result = evaluate(args.run_dir, scenario=args.scenario, episodes=args.episodes, greedy=False if args.sample else None,
-                      gui=args.gui)
+                      gui=args.gui, both=args.both)
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
         atomic.write_text(args.out, text)
@@ -183,7 +183,7 @@ def cmd_table(args: argparse.Namespace) -> None:
     else:
         source = "best" if args.best_episode else "last" if args.last_episodes else "final"
         text = render(collect(args.run_roots, **_subset(args)), metric=args.metric, fmt=args.format, statistic=statistic,
-                      source=source, last=args.last_episodes or 0, with_resco=args.with_resco)
+                      source=source, last=args.last_episodes or 0, with_resco=args.with_resco, mode=args.eval)
     if args.out:
         atomic.write_text(args.out, text)
         print(f"table written to {args.out}")
@@ -276,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", help="evaluate on another scenario (transfer)")
     p.add_argument("--episodes", type=positive_int, default=1, help="evaluation episodes (default 1)")
     p.add_argument("--sample", action="store_true", help="sample actions from the policy instead of taking the most likely")
+    p.add_argument("--both", action="store_true",
+                   help="also run the other way (greedy and sampled) and record both under `modes`, as training does")
     p.add_argument("--out", help="write the JSON to this file (atomically) instead of printing it")
     p.add_argument("--gui", action="store_true", help="watch the episodes in sumo-gui (needs a display; same seeds)")
     p.set_defaults(func=cmd_evaluate)
@@ -316,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_subset_options(p)
     p.add_argument("--with-resco", action="store_true",
                    help="add RESCO's published delays as rows of their own, labelled as theirs (delay only)")
+    p.add_argument("--eval", choices=["greedy", "sampled"], default="greedy",
+                   help="which final evaluation of a PPO learner the table shows (default greedy); the table says which")
     p.add_argument("--out", help="write to this file (atomically) instead of printing")
     p.set_defaults(func=cmd_table)
 

@@ -28,6 +28,7 @@ class Strict(BaseModel):
 
 class EnvConfig(Strict):
     reward: Literal["wait", "queue", "pressure", "diff-waiting-time"] = "wait"
+    observation: Literal["phases", "lanes"] = Field("phases", description="observation layout (envs/observations.py)")
     min_green: float = Field(5.0, ge=0)
     backend: Literal["libsumo", "traci"] = "libsumo"
     begin: float | None = None
@@ -208,3 +209,20 @@ def read_yaml(path: Path, what: str, overrides: list[str] = ()) -> dict:
 def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
     path = Path(path)
     return validate(read_yaml(path, "config file", overrides), str(path))
+
+
+def legacy_defaults(data: dict) -> dict:
+    """A run config written by fmat 0.2 (before `env.observation` existed) meant what 0.2 did: the
+    lanes layout, and MAPPO and IPPO actors with the agent id. New configs get the new defaults."""
+    env = data.get("env")
+    if isinstance(env, dict) and "observation" not in env:
+        data = {**data, "env": {**env, "observation": "lanes"}}
+        if data.get("algorithm") in ("mappo", "ippo") and isinstance(data.get("model"), dict):
+            data["model"] = {"agent_id": True, **data["model"]}
+    return data
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """The config.yaml of a run directory, read with the defaults of the fmat that wrote it."""
+    path = Path(path)
+    return validate(legacy_defaults(read_yaml(path, "config file")), str(path))

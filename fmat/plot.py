@@ -14,7 +14,7 @@ import numpy as np
 from fmat import atomic
 from fmat.envs.errors import FmatError
 from fmat.registry import ALGORITHMS, CONTROLLERS, REGISTRY
-from fmat.report import LOWER_IS_BETTER, UNITS, Run, ordered
+from fmat.report import LOWER_IS_BETTER, ROW_ORDER, UNITS, Run, ordered
 from fmat.envs.scenarios import builtin_names
 from fmat.stats import bootstrap_band
 
@@ -80,11 +80,13 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     legend = {}  # label -> handle, one shared legend for the figure
     for ax, scenario in zip(axes.flat, scenarios):
         seeds = {}  # label -> number of seeds drawn
-        for algorithm in ordered({r.algorithm for r in runs if r.scenario == scenario}, ALGORITHMS):
-            curves = _curves([r for r in runs if r.scenario == scenario and r.algorithm == algorithm], metric, x)
+        for name in ordered({r.name for r in runs if r.scenario == scenario}, ROW_ORDER):
+            mine = [r for r in runs if r.scenario == scenario and r.name == name]
+            curves = _curves(mine, metric, x)
             if not curves:
                 continue
-            colour, label = COLOURS.get(algorithm), LABELS.get(algorithm, algorithm)
+            algorithm = mine[0].algorithm
+            colour, label = COLOURS.get(algorithm), LABELS.get(algorithm, algorithm) + name[len(algorithm):]
             seeds[label] = len(curves)
             if algorithm in CONTROLLERS:
                 # controllers do not learn: a dashed level (mean of each seed's episodes) with its band,
@@ -96,7 +98,8 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
                 continue
             xs, ys = _on_grid(curves)
             mean, low, high = bootstrap_band(ys)
-            legend[label], = ax.plot(xs, mean, color=colour, lw=1.6, marker="o" if len(xs) < 15 else None, ms=3)
+            style = ":" if mine[0].observation == "lanes" and name != algorithm else "-"
+            legend[label], = ax.plot(xs, mean, color=colour, ls=style, lw=1.6, marker="o" if len(xs) < 15 else None, ms=3)
             ax.fill_between(xs, low, high, color=colour, alpha=0.2, lw=0)
         ax.text(0.01, 0.01, seed_note(seeds), transform=ax.transAxes, fontsize=6, color="0.35", va="bottom")
         ax.set_title(scenario)
@@ -111,7 +114,8 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(scenarios):]:
         ax.axis("off")
-    order = [LABELS.get(a, a) for a in ALGORITHMS if LABELS.get(a, a) in legend]
+    order = sorted(legend, key=lambda label: next((i for i, a in enumerate(ALGORITHMS) if label.split(" (")[0] == LABELS[a]),
+                                                  len(ALGORITHMS)))
     fig.legend([legend[k] for k in order], order, loc="lower center", ncol=len(order), frameon=False, fontsize=8)
     fig.suptitle("mean over seeds, shaded: 95% bootstrap band; dashed: controllers that do not learn (mean of their episodes)",
                  fontsize=9)

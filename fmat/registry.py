@@ -30,6 +30,7 @@ class Entry:
         config: "module:Class" of its `model:` settings (a dataclass), or None.
         agent_count_dependent: None, or why the actor's weights depend on the number of agents
             (phrased to follow "<name>'s "); such a policy cannot be evaluated on another map.
+            (`model.agent_id: true` has the same effect on MAPPO and IPPO: `transfer_blocker`.)
         label, colour: how tables and figures show it.
     """
 
@@ -55,8 +56,8 @@ PER_SIGNAL = "network is a separate Q network per signal, so the weights fit onl
 ENTRIES = (
     Entry("fmat", ON_POLICY, "fmat.policies.fmat:FMAT", "fmat.policies.fmat:FMATConfig", None, "f-MAT", "#d62728"),
     Entry("mat", ON_POLICY, "fmat.baselines.mat:MAT", "fmat.baselines.mat:MATConfig", None, "MAT", "#1f77b4"),
-    Entry("mappo", ON_POLICY, "fmat.baselines.mappo:MAPPO", "fmat.baselines.mappo:MAPPOConfig", AGENT_ID, "MAPPO", "#2ca02c"),
-    Entry("ippo", ON_POLICY, "fmat.baselines.mappo:IPPO", "fmat.baselines.mappo:IPPOConfig", AGENT_ID, "IPPO", "#9467bd"),
+    Entry("mappo", ON_POLICY, "fmat.baselines.mappo:MAPPO", "fmat.baselines.mappo:MAPPOConfig", None, "MAPPO", "#2ca02c"),
+    Entry("ippo", ON_POLICY, "fmat.baselines.mappo:IPPO", "fmat.baselines.mappo:IPPOConfig", None, "IPPO", "#9467bd"),
     Entry("idqn", OFF_POLICY, "fmat.baselines.idqn:IDQN", "fmat.baselines.idqn:IDQNConfig", PER_SIGNAL, "IDQN", "#17becf"),
     Entry("mplight", OFF_POLICY, "fmat.baselines.mplight:MPLight", "fmat.baselines.mplight:MPLightConfig", None, "MPLight",
           "#637939"),
@@ -92,13 +93,17 @@ def model_config(algorithm: str, values: dict):
         raise ConfigError(f"model.{'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})") from None
 
 
-def build_policy(algorithm: str, obs_dim: int, n_actions: int, graph, model: dict):
+def build_policy(algorithm: str, spec, graph, model: dict):
+    """The algorithm's network for an observation spec (envs/observations.py) and agent graph."""
     cfg = model_config(algorithm, model)
-    return REGISTRY[algorithm].load()(obs_dim, n_actions, graph, cfg)
+    return REGISTRY[algorithm].load()(spec, graph, cfg)
 
 
-def transfer_blocker(algorithm: str) -> str | None:
-    """Why a policy trained with `algorithm` cannot run on another map, or None when it can."""
+def transfer_blocker(algorithm: str, model: dict | None = None) -> str | None:
+    """Why a policy trained with `algorithm` (and these model settings) cannot run on another map,
+    or None when it can."""
+    if (model or {}).get("agent_id"):
+        return AGENT_ID
     return REGISTRY[algorithm].agent_count_dependent
 
 

@@ -26,7 +26,7 @@ from fmat import resco_published
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
 from fmat.rundir import RunDir
-from fmat.registry import ALGORITHMS
+from fmat.registry import ALGORITHMS, LEARNERS, ON_POLICY, REGISTRY, transfer_blocker
 from fmat.stats import aggregate, average_ranks, bootstrap_ci
 
 LOWER_IS_BETTER = {"delay": True, "travel_time": True, "waiting_time": True, "queue": True, "teleports": True,
@@ -42,6 +42,16 @@ class Run:
     scenario: str
     seed: int
     path: Path
+    observation: str = "lanes"  # the env.observation layout (run configs of fmat 0.2 have none: lanes)
+    model: dict = field(default_factory=dict)
+    name: str = ""  # the table row: the algorithm, plus the layout when a table mixes layouts
+
+    def __post_init__(self):
+        self.name = self.name or self.algorithm
+
+    @property
+    def transfer_blocker(self) -> str | None:
+        return transfer_blocker(self.algorithm, self.model)
 
     @property
     def files(self) -> RunDir:
@@ -59,9 +69,18 @@ class Run:
         rows = self.curve()
         return rows[-1]["wall_seconds"] / len(rows) if rows else None
 
-    def final(self) -> dict | None:
+    def final(self, mode: str = "greedy") -> dict | None:
+        """Mean metrics of the final evaluation with greedy or sampled actions (None if not recorded).
+        Controllers and value-based learners act deterministically, so either mode is their one
+        evaluation."""
         evaluation = self.files.evaluation()
-        return evaluation["mean"] if evaluation else None
+        if not evaluation:
+            return None
+        if isinstance(evaluation.get("modes"), dict) and mode in evaluation["modes"]:
+            return evaluation["modes"][mode].get("mean")
+        text = str(evaluation.get("evaluation", ""))
+        deterministic = REGISTRY[self.algorithm].kind != ON_POLICY if self.algorithm in REGISTRY else False
+        return evaluation["mean"] if deterministic or f"{mode} actions" in text else None
 
     def done(self) -> dict | None:
         return self.files.done()
@@ -84,8 +103,10 @@ def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: li
                 continue
             cfg = RunDir(cfg_path.parent).config_data()
             try:
-                runs.append(Run(str(cfg["algorithm"]), str(cfg["scenario"]), int(cfg["seed"]), cfg_path.parent))
-            except (KeyError, TypeError, ValueError) as exc:
+                env, model = cfg.get("env") or {}, cfg.get("model") or {}
+                runs.append(Run(str(cfg["algorithm"]), str(cfg["scenario"]), int(cfg["seed"]), cfg_path.parent,
+                                str(env.get("observation", "lanes")), dict(model)))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise FmatError(f"{cfg_path}: not a run config ({type(exc).__name__}: {exc}); "
                                 "the run directory is damaged or not written by fmat") from None
     if not runs:
@@ -98,12 +119,24 @@ def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: li
                 raise FmatError(f"--{key}s {missing[0]}: no such run under {', '.join(map(str, roots))}; "
                                 f"they hold {', '.join(sorted(present))}")
             runs = [r for r in runs if getattr(r, key) in wanted]
+    if len({r.observation for r in runs if r.algorithm in LEARNERS}) > 1:
+        for r in runs:
+            if r.algorithm in LEARNERS:
+                r.name = variant(r.algorithm, r.observation)
     return runs
 
 
-def _value(run: Run, metric: str, source: str, last: int) -> float | None:
+def variant(algorithm: str, observation: str) -> str:
+    """A table row for one algorithm with one observation layout, e.g. "fmat (lanes)"."""
+    return f"{algorithm} ({observation})"
+
+
+ROW_ORDER = [name for a in ALGORITHMS for name in (a, variant(a, "phases"), variant(a, "lanes"))]
+
+
+def _value(run: Run, metric: str, source: str, last: int, mode: str = "greedy") -> float | None:
     if source == "final" and metric != "episode_seconds":
-        final = run.final()
+        final = run.final(mode)
         return None if final is None or metric not in final else float(final[metric])
     # An unfinished run's curve (or its rate so far) would mix budgets, and would let a
     # half-trained run that was committed by mistake change a committed table.
@@ -122,8 +155,12 @@ def _value(run: Run, metric: str, source: str, last: int) -> float | None:
     return min(values) if LOWER_IS_BETTER[metric] else max(values)
 
 
-def describe_source(source: str, last: int) -> str:
-    return {"final": "final-policy evaluation (eval.json)",
+EVAL_MODES = ("greedy", "sampled")
+
+
+def describe_source(source: str, last: int, mode: str = "greedy") -> str:
+    return {"final": f"final-policy evaluation (eval.json), {mode} actions (controllers and value-based learners act "
+                     "deterministically either way)",
             "best": "best training episode (metrics.csv), as RESCO reported",
             "last": f"mean of the last {last} training episodes (metrics.csv; actions sampled from the policy)"}[source]
 
@@ -156,22 +193,25 @@ class Cell:
         return bootstrap_ci(self.values, self.statistic)
 
 
-def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", source: str = "final", last: int = 10):
-    """Cells keyed by (algorithm, scenario). A cell with any seed over its time budget shows no
+def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", source: str = "final", last: int = 10,
+          mode: str = "greedy"):
+    """Cells keyed by (row name, scenario). A cell with any seed over its time budget shows no
     value and is not ranked: its seeds did not all train for the same budget."""
     if metric not in LOWER_IS_BETTER:
         raise FmatError(f"unknown metric {metric!r}; choose one of {', '.join(LOWER_IS_BETTER)}")
     if source not in SOURCES:
         raise FmatError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    algorithms = ordered({r.algorithm for r in runs}, ALGORITHMS)
+    if mode not in EVAL_MODES:
+        raise FmatError(f"unknown evaluation {mode!r}; choose one of {', '.join(EVAL_MODES)}")
+    algorithms = ordered({r.name for r in runs}, ROW_ORDER)
     scenarios = ordered({r.scenario for r in runs}, builtin_names())
     cells: dict[tuple[str, str], Cell] = {}
     for run in runs:
         stopped = run.over_budget() if metric != "episode_seconds" else None
-        value = None if stopped else _value(run, metric, source, last)
+        value = None if stopped else _value(run, metric, source, last, mode)
         if stopped is None and value is None:
             continue
-        cell = cells.setdefault((run.algorithm, run.scenario), Cell([], statistic))
+        cell = cells.setdefault((run.name, run.scenario), Cell([], statistic))
         if stopped:
             cell.over_budget.append(stopped)
         else:
@@ -215,14 +255,16 @@ def cell_text(cell: Cell | None) -> str:
 
 
 def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean", source: str = "final",
-           last: int = 10, with_resco: bool = False) -> str:
-    """The table; `with_resco` adds RESCO's published delays as rows of their own, labelled as theirs."""
+           last: int = 10, with_resco: bool = False, mode: str = "greedy") -> str:
+    """The table; `with_resco` adds RESCO's published delays as rows of their own, labelled as theirs;
+    `mode` picks the greedy or the sampled final evaluation."""
     if with_resco and metric != "delay":
         raise FmatError(f"--with-resco: RESCO published average delay only, not {metric}; use --metric delay")
-    algorithms, scenarios, cells, ranks = build(runs, metric, statistic, source, last)
+    algorithms, scenarios, cells, ranks = build(runs, metric, statistic, source, last, mode)
     lower = LOWER_IS_BETTER[metric]
     if fmt == "csv":
-        return _csv(algorithms, scenarios, cells, ranks, metric, statistic, source, with_resco)
+        return _csv(algorithms, scenarios, cells, ranks, metric, statistic, source if source != "final" or mode == "greedy" else "final-sampled",
+                    with_resco)
     comparable = _comparable(cells)
     best = {s: _best(comparable, algorithms, s, lower) for s in scenarios}
     header = ["algorithm", *scenarios, "mean rank"]
@@ -238,12 +280,14 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
         rows += resco_published.rows(scenarios)
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     what = ("training wall-clock seconds per episode (metrics.csv), on the machine that ran it"
-            if metric == "episode_seconds" else describe_source(source, last))
+            if metric == "episode_seconds" else describe_source(source, last, mode))
     stat = "mean" if statistic == "mean" else "interquartile mean"
     hours = sum(r.compute_seconds() for r in runs) / 3600
     note = (f"{metric}{unit}, {'lower' if lower else 'higher'} is better. Source: {what}. Cells: {stat} over seeds "
             f"[95% percentile-bootstrap CI] (number of seeds); best per column in bold; mean rank over the scenarios an algorithm has. "
             f"{len(runs)} runs, {hours:.2f} h of training wall time in total.")
+    if any(r.name != r.algorithm for r in runs):
+        note += " Rows name the observation layout (env.observation) where the runs use more than one."
     budgets = sorted({o["time_budget_s"] for c in cells.values() for o in c.over_budget})
     if budgets:
         note += (" Over budget: the measured rate projected training past train.time_budget_s "

@@ -160,7 +160,7 @@ def build_algorithm(cfg, envs, total_steps: int):
 
     torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.seed)
-    network = build_policy(cfg.algorithm, envs.obs_dim, envs.max_phases, envs.graph, cfg.model)
+    network = build_policy(cfg.algorithm, envs.observation_spec, envs.graph, cfg.model)
     if kind == ON_POLICY:
         from fmat.ppo import PPOConfig, PPOLearner
 

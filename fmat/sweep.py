@@ -110,10 +110,12 @@ def expand(data: dict, source: str) -> Sweep:
             for seed in seeds:
                 run = _merge(_merge(own, overrides), {"algorithm": name, "scenario": scenario, "seed": seed})
                 runs.append(validate(run, f"{source} [{name} on {scenario}, seed {seed}]"))
-    names = [r.run_name for r in runs]
+    # one algorithm may appear twice (say with two observation layouts) if each has its own output_dir
+    names = [str(r.run_dir) for r in runs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ConfigError(f"{source}: algorithms/scenarios/seeds repeat a run: {duplicates[0]}")
+        raise ConfigError(f"{source}: algorithms/scenarios/seeds repeat a run: {duplicates[0]}; give repeated "
+                          "algorithms their own output_dir")
     transfer = _scenarios(data["transfer"], source, "transfer") if "transfer" in data else []
     return Sweep(runs, transfer)
 

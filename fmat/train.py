@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 from fmat import atomic, checkpoint, runner
-from fmat.config import RunConfig, load_config
+from fmat.config import RunConfig, load_run_config
 from fmat.envs import check_env, resolve_scenario
 from fmat.envs.errors import FmatError
 from fmat.rundir import RunDir
@@ -53,7 +53,7 @@ def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[Path, dict | None, bo
         raise FmatError(f"{run_dir} already holds a run; pass --resume to continue it, or set another output_dir")
     state = None
     if resume and ckpt_path.exists():
-        saved = load_config(files.config)
+        saved = load_run_config(files.config)
         mine, theirs = cfg.model_dump(), saved.model_dump()
         for budget_key in ("episodes", "env_steps", "time_budget_s"):
             mine["train"].pop(budget_key), theirs["train"].pop(budget_key)
@@ -128,7 +128,7 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     elif cfg.evaluation.episodes:
         from fmat.evaluate import evaluate
 
-        result = evaluate(run_dir, episodes=cfg.evaluation.episodes)
+        result = evaluate(run_dir, episodes=cfg.evaluation.episodes, both=True)
         files.write_evaluation(result)
     files.write_done(done)
     return run_dir

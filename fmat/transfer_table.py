@@ -13,8 +13,8 @@ import io
 
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
-from fmat.registry import ALGORITHMS, LEARNERS, transfer_blocker
-from fmat.report import LOWER_IS_BETTER, UNITS, Cell, Run, cell_text, latex, markdown, ordered
+from fmat.registry import LEARNERS
+from fmat.report import LOWER_IS_BETTER, ROW_ORDER, UNITS, Cell, Run, cell_text, latex, markdown, ordered
 
 OWN = "own map"
 
@@ -58,33 +58,42 @@ def build(runs: list[Run], metric: str, statistic: str):
     cells: dict[tuple[str, str, str], Cell] = {}
     for run in runs:
         for target, value in _values(run, metric).items():
-            cells.setdefault((run.algorithm, run.scenario, target), Cell([], statistic)).values.append(value)
+            cells.setdefault((run.name, run.scenario, target), Cell([], statistic)).values.append(value)
     trained_on = ordered({r.scenario for r in runs}, builtin_names())
-    rows = [(a, s) for a in ordered({r.algorithm for r in runs}, ALGORITHMS) for s in trained_on
-            if any(r.algorithm == a and r.scenario == s for r in runs)]
+    rows = [(a, s) for a in ordered({r.name for r in runs}, ROW_ORDER) for s in trained_on
+            if any(r.name == a and r.scenario == s for r in runs)]
     targets = ordered({t for (_, s, t) in cells if t != s}, builtin_names())
     return rows, targets, cells
 
 
-def _text(cells, algorithm: str, trained_on: str, target: str) -> str:
+def _blockers(runs: list[Run]) -> dict[str, str | None]:
+    """Row name -> why its policies cannot run on another map (None if they can)."""
+    blockers: dict[str, str | None] = {}
+    for r in runs:
+        blockers[r.name] = blockers.get(r.name) or r.transfer_blocker
+    return blockers
+
+
+def _text(cells, blockers, algorithm: str, trained_on: str, target: str) -> str:
     if target == trained_on:
         return "—"
-    if transfer_blocker(algorithm):
+    if blockers.get(algorithm):
         return "not applicable"
     return cell_text(cells.get((algorithm, trained_on, target)))
 
 
 def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean") -> str:
     rows, targets, cells = build(runs, metric, statistic)
+    blockers = _blockers(runs)
     if fmt == "csv":
-        return _csv(rows, targets, cells, metric, statistic)
+        return _csv(rows, targets, cells, blockers, metric, statistic)
     header = ["algorithm", "trained on", OWN, *targets]
-    table = [[a, s, cell_text(cells.get((a, s, s))), *(_text(cells, a, s, t) for t in targets)] for a, s in rows]
+    table = [[a, s, cell_text(cells.get((a, s, s))), *(_text(cells, blockers, a, s, t) for t in targets)] for a, s in rows]
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     stat = "mean" if statistic == "mean" else "interquartile mean"
     blocked = {}  # reason -> algorithms, so algorithms sharing a reason share one sentence
     for a in dict.fromkeys(a for a, _ in rows):
-        if why := transfer_blocker(a):
+        if why := blockers.get(a):
             blocked.setdefault(why, []).append(f"{a}'s")
     note = (f"{metric}{unit}, {'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better. Each policy is evaluated "
             f"with no further training ({'; '.join(_evaluations(runs)) or 'no evaluations yet'}); '{OWN}' is the same "
@@ -95,14 +104,14 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     return latex(header, table, note) if fmt == "latex" else markdown(header, table, note)
 
 
-def _csv(rows, targets, cells, metric, statistic) -> str:
+def _csv(rows, targets, cells, blockers, metric, statistic) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["algorithm", "trained_on", "scenario", "metric", "statistic", "value", "ci_low", "ci_high", "seeds"])
     for a, s in rows:
         for target in [s, *targets]:
             cell = cells.get((a, s, target))
-            if target != s and transfer_blocker(a):
+            if target != s and blockers.get(a):
                 writer.writerow([a, s, target, metric, statistic, "not applicable", "", "", 0])
             elif cell is None:
                 writer.writerow([a, s, target, metric, statistic, "missing", "", "", 0])

@@ -171,6 +171,30 @@ def test_table_numbers_by_hand(tmp_path):
     assert "greedy,grid4x4,delay,final,mean,missing" in csv_text
 
 
+def test_table_sampled_evaluation_and_two_layouts(tmp_path):
+    """--eval picks a PPO learner's greedy or sampled evaluation (a controller has one); runs of one
+    learner with two observation layouts get a row each."""
+    for layout, delay in (("phases", 10.0), ("lanes", 30.0)):
+        run = fake_run(tmp_path / layout, "fmat", "grid4x4", 0, delay)
+        (run / "config.yaml").write_text(yaml.safe_dump({"algorithm": "fmat", "scenario": "grid4x4", "seed": 0,
+                                                         "env": {"observation": layout}}))
+        modes = {"greedy": {"mean": {"delay": delay}}, "sampled": {"mean": {"delay": delay + 1}}}
+        (run / "eval.json").write_text(json.dumps({"mean": {"delay": delay}, "modes": modes,
+                                                   "evaluation": "final policy, greedy actions"}))
+    fake_run(tmp_path, "greedy", "grid4x4", 0, 20.0)
+    old = fake_run(tmp_path / "old", "ippo", "grid4x4", 0, 40.0)  # fmat 0.2: greedy only, no layout (lanes)
+    greedy = render(collect([str(tmp_path)]))
+    sampled = render(collect([str(tmp_path)]), mode="sampled")
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in sampled.splitlines()[2:6]}
+    assert rows == {"fmat (phases)": "**11.0 [11.0, 11.0] (1)**", "fmat (lanes)": "31.0 [31.0, 31.0] (1)",
+                    "ippo (lanes)": "missing", "greedy": "20.0 [20.0, 20.0] (1)"}, sampled
+    assert "| fmat (phases) | **10.0 [10.0, 10.0] (1)** |" in greedy and "ippo (lanes) | 40.0" in greedy
+    assert "sampled actions" in sampled and "greedy actions" in greedy and "observation layout" in greedy
+    assert "fmat (lanes),grid4x4,delay,final-sampled,mean,31.0000" in render(collect([str(tmp_path)]), fmt="csv",
+                                                                             mode="sampled")
+    assert collect([str(old.parent)])[0].name == "ippo"  # one layout: plain names
+
+
 def test_iqm_and_bootstrap_by_hand():
     assert iqm([1, 2, 3, 4]) == pytest.approx(2.5)
     assert iqm([4, 1, 100, 2, 3, 3, 2, 0]) == pytest.approx(2.5)  # middle four of 0 1 2 2 3 3 4 100
@@ -214,8 +238,8 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     from fmat import transfer_table
 
     pad = {"begin": 25200, "end": 25300, "pad_phases": 4, "pad_lanes": 8}  # one layout fits cologne3 and cologne1
-    path = write_sweep(tmp_path, algorithms=["fmat", "mappo"], scenarios=["cologne3"], seeds=[0],
-                       env=pad, transfer=["cologne3", "cologne1"])
+    path = write_sweep(tmp_path, algorithms=["fmat", {"mappo": {"model": {"agent_id": True}}}], scenarios=["cologne3"],
+                       seeds=[0], env=pad, transfer=["cologne3", "cologne1"])
     result = bench(str(path), workers=2, progress=False)
     assert not result.failed and result.transfer.total == 1 and len(result.transfer.done) == 1, result.transfer
     runs = tmp_path / "runs"

@@ -5,7 +5,7 @@ import torch
 from fmat.dqn import DQNConfig, NStep, ReplayBuffer, dqn_target, dqn_update, epsilon, epsilon_greedy
 from fmat.envs.graph import grid_graph
 from fmat.registry import OFF_POLICY, REGISTRY, build_policy
-from tiny_env import TinyEnv, with_phases
+from tiny_env import TinyEnv, random_obs, spec
 
 OFF_POLICY_LEARNERS = [name for name, e in REGISTRY.items() if e.kind == OFF_POLICY]
 
@@ -79,22 +79,19 @@ def test_replay_buffer_round_trips_and_wraps():
 @pytest.mark.parametrize("algorithm", OFF_POLICY_LEARNERS)
 def test_masked_actions_are_never_selected(algorithm):
     torch.manual_seed(0)
-    net = build_policy(algorithm, 7, 4, grid_graph(2, 3), {})
-    mask = torch.rand(64, 6, 4) > 0.5
-    mask[..., 2] = True
-    obs = with_phases({"observation": torch.rand(64, 6, 7), "observation_mask": torch.ones(64, 6, 7, dtype=torch.bool),
-                       "action_mask": mask}, wanted=torch.randint(0, 4, (64, 6)))
+    net = build_policy(algorithm, spec(), grid_graph(2, 3), {})
+    obs = random_obs(spec(), 64, 6)
     assert obs["action_mask"].gather(-1, net.select(obs)[..., None]).all()
 
 
-@pytest.mark.parametrize("algorithm", OFF_POLICY_LEARNERS)
-def test_value_learner_beats_random_on_tiny_env(algorithm):
+@pytest.mark.parametrize("algorithm,layout", [(a, "phases") for a in OFF_POLICY_LEARNERS] + [("idqn", "lanes")])
+def test_value_learner_beats_random_on_tiny_env(algorithm, layout):
     """A one-step bandit (gamma 0): DQN must learn each agent's wanted phase from its observation."""
     import copy
 
     torch.manual_seed(0)
-    env = TinyEnv(n_agents=4, n_actions=3, batch=16)
-    net = build_policy(algorithm, env.obs_dim, env.A, env.graph, {})
+    env = TinyEnv(n_agents=4, n_actions=3, batch=16, layout=layout)
+    net = build_policy(algorithm, env.spec, env.graph, {})
     target = copy.deepcopy(net)
     cfg = DQNConfig(gamma=0.0, lr=3e-3, batch_size=64)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)

@@ -5,7 +5,8 @@ from pettingzoo.test import parallel_api_test
 from fmat.envs import make_env
 
 
-@pytest.mark.parametrize("scenario,options", [("grid4x4", {"end": 600}), ("grid-2x3", {"end": 400})])
+@pytest.mark.parametrize("scenario,options", [("grid4x4", {"end": 600}), ("grid-2x3", {"end": 400}),
+                                              ("cologne8", {"end": 25200 + 300, "observation": "lanes"})])
 def test_parallel_api(scenario, options):
     env = make_env(scenario, seed=0, **options)
     parallel_api_test(env, num_cycles=1000)

@@ -5,7 +5,7 @@ from fmat.envs import InvalidOptionError, make_env
 
 
 def test_cologne8_padding_and_masks():
-    env = make_env("cologne8", end=25200 + 300)
+    env = make_env("cologne8", end=25200 + 300, observation="lanes")
     lanes = [len(s.in_lanes) for s in env.signals]
     phases = [s.n_phases for s in env.signals]
     assert len(set(lanes)) > 1 and len(set(phases)) > 1  # the point of this scenario

@@ -6,18 +6,11 @@ from fmat.factors import build_factors
 from fmat.nn.factor_attention import FactorAttentionLayer
 from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
 from fmat.registry import ON_POLICY, REGISTRY, build_policy
-from tiny_env import TinyEnv, path_graph
+from tiny_env import TinyEnv, path_graph, random_obs, spec
 
 
 ON_POLICY_LEARNERS = [name for name, e in REGISTRY.items() if e.kind == ON_POLICY]
-
-
-def random_obs(B, n, D, A, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    mask = torch.rand(B, n, A, generator=g) > 0.5
-    mask[..., 0] = True
-    obs_mask = torch.rand(B, n, D, generator=g) > 0.2
-    return {"observation": torch.rand(B, n, D, generator=g) * obs_mask, "observation_mask": obs_mask, "action_mask": mask}
+LAYOUTS = ("phases", "lanes")
 
 
 def test_factor_counts_on_3x3_grid():
@@ -37,12 +30,13 @@ def test_factor_counts_on_3x3_grid():
                                                edge_length=torch.ones(2), positions=torch.tensor([[0.0, 0], [1, 0], [5, 3]])), "grid")
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("algorithm", ON_POLICY_LEARNERS)
-def test_masked_actions_are_never_sampled(algorithm):
+def test_masked_actions_are_never_sampled(algorithm, layout):
     torch.manual_seed(0)
     g = grid_graph(2, 3)
-    policy = build_policy(algorithm, 7, 4, g, {})
-    obs = random_obs(64, 6, 7, 4)
+    policy = build_policy(algorithm, spec(layout), g, {})
+    obs = random_obs(spec(layout), 64, 6)
     for _ in range(5):
         action, logprob, entropy, value = policy.get_action_and_value(obs)
         assert obs["action_mask"].gather(-1, action[..., None]).all()
@@ -60,13 +54,14 @@ def test_fmat_is_local(factorisation):
     torch.manual_seed(0)
     rows, cols = 3, 12
     g = grid_graph(rows, cols)
-    policy = build_policy("fmat", 5, 3, g, {"factorisation": factorisation, "encoder_layers": 1, "decoder_layers": 1})
+    policy = build_policy("fmat", spec(max_phases=3), g, {"factorisation": factorisation, "encoder_layers": 1,
+                                                          "decoder_layers": 1})
     hops = policy.receptive_field_hops
-    obs = random_obs(1, rows * cols, 5, 3)
+    obs = random_obs(spec(max_phases=3), 1, rows * cols)
     far = rows * cols - 1  # bottom-right corner
     logits, values = policy(obs)
     changed = {k: v.clone() for k, v in obs.items()}
-    changed["observation"][0, far] = 1.0 - changed["observation"][0, far]
+    changed["phases"][0, far] = 1.0 - changed["phases"][0, far]
     logits2, values2 = policy(changed)
     distance = torch.tensor([abs(i // cols - far // cols) + abs(i % cols - far % cols) for i in range(rows * cols)])
     outside = distance > hops
@@ -76,10 +71,11 @@ def test_fmat_is_local(factorisation):
     assert not torch.allclose(logits[0, far], logits2[0, far])  # the agent itself does change
 
 
-def test_mat_teacher_forcing_matches_autoregressive_rollout():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_mat_teacher_forcing_matches_autoregressive_rollout(layout):
     torch.manual_seed(0)
-    policy = build_policy("mat", 6, 4, grid_graph(2, 3), {})
-    obs = random_obs(16, 6, 6, 4)
+    policy = build_policy("mat", spec(layout), grid_graph(2, 3), {})
+    obs = random_obs(spec(layout), 16, 6)
     action, logprob, entropy, value = policy.get_action_and_value(obs)
     _, logprob_tf, entropy_tf, value_tf = policy.get_action_and_value(obs, action)
     assert torch.allclose(logprob, logprob_tf, atol=1e-5)
@@ -87,20 +83,25 @@ def test_mat_teacher_forcing_matches_autoregressive_rollout():
     assert torch.allclose(value, value_tf)
 
 
-@pytest.mark.parametrize("algorithm", ON_POLICY_LEARNERS)
-def test_learner_beats_random_on_tiny_env(algorithm):
+# every learner with the default layout; the lanes layout's encoder and head once (the slowest tests here)
+@pytest.mark.parametrize("algorithm,layout", [(a, "phases") for a in ON_POLICY_LEARNERS] + [("ippo", "lanes")])
+def test_learner_beats_random_on_tiny_env(algorithm, layout):
+    """In the phases layout only the phase rows say which phase has the longer queue: the learner
+    must serve it, and the same policy with its phase rows hidden falls back to chance."""
     torch.manual_seed(0)
-    env = TinyEnv(n_agents=4, n_actions=3, batch=32)
-    policy = build_policy(algorithm, env.obs_dim, env.A, env.graph, {})
+    env = TinyEnv(n_agents=4, n_actions=3, batch=32, layout=layout)
+    policy = build_policy(algorithm, env.spec, env.graph, {})
     # fmat's default PPO settings: with lr 3e-3 and no entropy bonus, MAT and f-MAT learn this
     # bandit and then collapse to one action, so a pass would depend on the torch thread count
     cfg = PPOConfig(epochs=4, minibatches=2)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     value_norm = ValueNormalizer()
 
-    def mean_reward(deterministic):
+    def mean_reward(deterministic, hide_phases=False):
         with torch.no_grad():
             obs = env.observe()
+            if hide_phases:
+                obs = dict(obs, phases=obs["phases"][torch.randperm(env.B)])  # another sample's rows
             action = policy.get_action_and_value(obs, deterministic=deterministic)[0]
         return env.reward(action).mean().item()
 
@@ -115,6 +116,8 @@ def test_learner_beats_random_on_tiny_env(algorithm):
         ppo_update(policy, optimizer, value_norm, Batch(obs, action, logprob, value, adv[0], ret[0]), cfg)
     random_level = 0.5 * (1 / 3) + 0.5 * (1 / 2)  # uniform over valid actions
     assert mean_reward(deterministic=True) > random_level + 0.35
+    if layout == "phases":  # without its rows, the best a policy can do is a fixed valid phase: 1/2
+        assert mean_reward(deterministic=True, hide_phases=True) < 0.5 + 0.15
 
 
 def test_policy_speed_benchmark_reports_both_models():

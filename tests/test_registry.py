@@ -4,12 +4,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from fmat.config import validate
 from fmat.envs.graph import grid_graph
 from fmat.registry import CONTROLLER, ENTRIES, REGISTRY, SECTION, ConfigError, build_policy
-from tiny_env import with_phases
+from tiny_env import random_obs, spec
 
 
 def test_reading_names_does_not_import_torch():
@@ -17,21 +16,28 @@ def test_reading_names_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
+@pytest.mark.parametrize("agent_id", [False, True])
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.learns], ids=lambda e: e.name)
-def test_agent_count_dependence_is_declared_truthfully(entry):
-    """Weights trained on 6 signals load into the same learner on 12 exactly when the entry says so."""
-    small = build_policy(entry.name, 7, 4, grid_graph(2, 3), {})
-    large = build_policy(entry.name, 7, 4, grid_graph(3, 4), {})
+def test_agent_count_dependence_is_declared_truthfully(entry, agent_id):
+    """An actor trained on 6 signals with 4 phases loads into the same learner on 12 signals with 6
+    phases exactly when the registry says it transfers."""
+    from fmat.registry import model_config, transfer_blocker
+
+    model = {"agent_id": True} if agent_id else {}
     try:
-        large.load_state_dict(small.state_dict())
+        model_config(entry.name, model)
+    except ConfigError:
+        pytest.skip(f"{entry.name} has no agent_id setting")
+    small = build_policy(entry.name, spec(max_phases=4), grid_graph(2, 3), model)
+    large = build_policy(entry.name, spec(max_phases=6), grid_graph(3, 4), model)
+    try:
+        large.load_actor(small.state_dict())
         transfers = True
     except RuntimeError:
         transfers = False
-    assert transfers == (entry.agent_count_dependent is None)
-    obs = with_phases({"observation": torch.rand(2, 12, 7), "observation_mask": torch.ones(2, 12, 7, dtype=torch.bool),
-                       "action_mask": torch.ones(2, 12, 4, dtype=torch.bool)})
+    assert transfers == (transfer_blocker(entry.name, model) is None)
     if transfers:
-        assert large.select(obs).shape == (2, 12)
+        assert large.select(random_obs(spec(max_phases=6), 2, 12)).shape == (2, 12)
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if not e.learns], ids=lambda e: e.name)

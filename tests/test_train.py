@@ -8,8 +8,9 @@ import torch
 import yaml
 
 from fmat.config import validate
+from fmat.envs.errors import FmatError
 from fmat.evaluate import NotApplicableError, evaluate
-from fmat.registry import ALGORITHMS, ON_POLICY, REGISTRY
+from fmat.registry import ALGORITHMS, LEARNERS, ON_POLICY, REGISTRY, transfer_blocker
 from fmat.train import train
 
 SHORT = {"cologne3": {"begin": 25200, "end": 25400}, "grid-3x3": {"end": 200}}
@@ -40,6 +41,15 @@ def test_every_algorithm_trains_and_evaluates(tmp_path, algorithm, scenario):
     assert len(rows) == 1 and float(rows[0]["delay"]) > 0
     result = json.loads((run_dir / "eval.json").read_text())
     assert result["algorithm"] == algorithm and result["mean"]["delay"] > 0
+    # a PPO learner's evaluation records greedy and sampled actions; the others act deterministically
+    assert set(result.get("modes", {})) == ({"greedy", "sampled"} if REGISTRY[algorithm].kind == ON_POLICY else set())
+    if algorithm in LEARNERS and scenario == "cologne3":
+        # grid-2x3's signals have other phase and lane counts than cologne3's, and there are more of them
+        if transfer_blocker(algorithm):
+            with pytest.raises(NotApplicableError):
+                evaluate(run_dir, scenario="grid-2x3")
+        else:
+            assert evaluate(run_dir, scenario="grid-2x3")["mean"]["delay"] > 0
 
 
 def read_rows(run_dir):
@@ -94,9 +104,15 @@ def test_transfer_and_not_applicable(tmp_path):
     result = evaluate(fm, scenario="grid-2x3")
     assert torch.get_num_threads() == 1  # the run's train.threads, not one thread per core
     assert result["scenario"] == "grid-2x3" and result["trained_on"] == "grid-3x3"
-    mappo = train(config(tmp_path, "mappo", "grid-3x3"), progress=False)
+    cfg = config(tmp_path, "mappo", "grid-3x3").model_dump()
+    mappo = train(validate({**cfg, "model": {"agent_id": True}}, "test"), progress=False)
     with pytest.raises(NotApplicableError, match="mappo's input layers .* number of agents, so it cannot run on grid-2x3"):
         evaluate(mappo, scenario="grid-2x3")
+    # the lanes layout's slots are padded positions: a map with bigger signals does not fit
+    lanes = train(validate({**config(tmp_path / "lanes", "fmat", "grid-3x3").model_dump(),
+                            "env": {**SHORT["grid-3x3"], "observation": "lanes"}}, "test"), progress=False)
+    with pytest.raises(FmatError, match="more than the padding"):
+        evaluate(lanes, scenario="cologne3")
 
 
 def fmat_cli(*args, cwd=None):

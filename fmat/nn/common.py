@@ -62,8 +62,8 @@ def mlp(dim: int, hidden: int | None = None) -> nn.Sequential:
 class ActorCritic(nn.Module):
     """The interface the PPO core uses (CleanRL's two methods).
 
-    Subclasses implement `forward(obs) -> (logits [B, n, A], values [B, n])`; `obs` holds
-    observation [B, n, D], observation_mask [B, n, D] and action_mask [B, n, A] tensors.
+    Subclasses implement `forward(obs) -> (logits [B, n, A], values [B, n])`; `obs` holds the
+    observation dict's tensors (envs/observations.py), [B, n, ...] each.
     """
 
     def get_value(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -81,6 +81,10 @@ class ActorCritic(nn.Module):
     def set_graph(self, graph) -> None:
         """Point the policy at another scenario's agent graph (for transfer); default: no graph."""
 
+    def load_actor(self, state: dict) -> None:
+        """Load what acting needs (all weights, unless a critic depends on the agent count)."""
+        self.load_state_dict(state)
+
 
 class QNetwork(nn.Module):
     """The interface the DQN core uses: `forward(obs) -> Q values [B, n, A]`."""
@@ -92,3 +96,6 @@ class QNetwork(nn.Module):
 
     def set_graph(self, graph) -> None:
         """Point the network at another scenario's agent graph (for transfer); default: no graph."""
+
+    def load_actor(self, state: dict) -> None:
+        self.load_state_dict(state)

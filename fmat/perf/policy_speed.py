@@ -15,10 +15,12 @@ import time
 import torch
 
 from fmat.envs.graph import grid_graph
+from fmat.envs.observations import DEFAULT_LAYOUT, PHASE_FEATURES, ObservationSpec, PhasesLayout
 from fmat.ppo import Batch, PPOConfig, ValueNormalizer, ppo_update
 from fmat.registry import build_policy
 
-OBS_DIM, N_ACTIONS = 33, 8  # grid4x4's observation size and phase count
+N_ACTIONS = 8  # grid4x4's phase count
+SPEC = ObservationSpec(DEFAULT_LAYOUT, PhasesLayout.obs_dim if DEFAULT_LAYOUT == "phases" else 33, N_ACTIONS)
 
 
 def square_grid(n: int):
@@ -29,10 +31,13 @@ def square_grid(n: int):
 
 def _obs(batch: int, n: int, device: torch.device) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
+    d, p = SPEC.obs_dim, N_ACTIONS
     return {
-        "observation": torch.rand(batch, n, OBS_DIM, generator=g).to(device),
-        "observation_mask": torch.ones(batch, n, OBS_DIM, dtype=torch.bool, device=device),
-        "action_mask": torch.ones(batch, n, N_ACTIONS, dtype=torch.bool, device=device),
+        "observation": torch.rand(batch, n, d, generator=g).to(device),
+        "observation_mask": torch.ones(batch, n, d, dtype=torch.bool, device=device),
+        "action_mask": torch.ones(batch, n, p, dtype=torch.bool, device=device),
+        "phases": torch.rand(batch, n, p, len(PHASE_FEATURES), generator=g).to(device),
+        "phase_relation": torch.eye(p, dtype=torch.bool, device=device).expand(batch, n, p, p),
     }
 
 
@@ -60,7 +65,7 @@ def measure(agent_counts: list[int], update_batch: int = 8, repeats: int = 3, pr
         graph = square_grid(n)
         row = {"agents": n}
         for name in ("fmat", "mat"):
-            policy = build_policy(name, OBS_DIM, N_ACTIONS, graph, {}).to(device)
+            policy = build_policy(name, SPEC, graph, {}).to(device)
             obs1 = _obs(1, n, device)
             with torch.no_grad():
                 policy.eval()

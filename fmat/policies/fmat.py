@@ -3,7 +3,8 @@
 Encoder: factor attention layers over overlapping agent groups, with a value head on each agent.
 Decoder: factor attention layers with cross-attention to the encoder, producing every agent's
 action logits in one parallel pass; nothing is autoregressive, in rollout or in training.
-Weights do not depend on the number of agents, so a policy transfers to other networks.
+Weights do not depend on the number of agents, so a policy transfers to other networks; with the
+phases observation they do not depend on the number of phases or lanes either (fmat/nn/observation.py).
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 import torch
 
 from fmat.factors import build_factors
-from fmat.nn.common import ActorCritic, embedding, head, observation_input
+from fmat.nn.common import ActorCritic, head
 from fmat.nn.factor_attention import FactorAttentionLayer, FactorDecoderLayer, batch_members, factor_mean
+from fmat.nn.observation import encoder, policy_head
 
 
 @dataclass
@@ -26,14 +28,14 @@ class FMATConfig:
 
 
 class FMAT(ActorCritic):
-    def __init__(self, obs_dim: int, n_actions: int, graph, cfg: FMATConfig = FMATConfig()):
+    def __init__(self, spec, graph, cfg: FMATConfig = FMATConfig()):
         super().__init__()
         self.cfg = cfg
-        self.embed = embedding(2 * obs_dim, cfg.dim)
+        self.embed = encoder(spec, cfg.dim)
         self.encoder = torch.nn.ModuleList(FactorAttentionLayer(cfg.dim, cfg.heads) for _ in range(cfg.encoder_layers))
         self.decoder = torch.nn.ModuleList(FactorDecoderLayer(cfg.dim, cfg.heads) for _ in range(cfg.decoder_layers))
         self.value_head = head(cfg.dim, 1)
-        self.policy_head = head(cfg.dim, n_actions)
+        self.policy_head = policy_head(spec, cfg.dim)
         self.set_graph(graph)
 
     @property
@@ -55,10 +57,10 @@ class FMAT(ActorCritic):
         return self._batched[(batch, device)]
 
     def forward(self, obs):
-        x = observation_input(obs)
-        B, n, _ = x.shape
-        members = self._members(B, x.device)
-        agents = self.embed(x).reshape(B * n, -1)
+        encoded = self.embed(obs)
+        B, n, _ = encoded.tokens.shape
+        members = self._members(B, encoded.tokens.device)
+        agents = encoded.tokens.reshape(B * n, -1)
         factors = factor_mean(agents, members, B * self.num_factors)
         for layer in self.encoder:
             agents, factors = layer(agents, factors, members)
@@ -67,5 +69,5 @@ class FMAT(ActorCritic):
         dec_agents, dec_factors = agents, factor_mean(agents, members, B * self.num_factors)
         for layer in self.decoder:
             dec_agents, dec_factors = layer(dec_agents, dec_factors, members, encoder_factors)
-        logits = self.policy_head(dec_agents).reshape(B, n, -1)
+        logits = self.policy_head(dec_agents.reshape(B, n, -1), encoded)
         return logits, values
