@@ -32,6 +32,12 @@ and 4-lane approaches:
     3 waiting    mean accumulated waiting time of the vehicles on those lanes / WAIT_SCALE s, clipped
     4 current    1 for the phase that is green now
     5 green      seconds the current phase has been green / GREEN_SCALE, clipped (0 on other rows)
+    6 halted     halted vehicles on the incoming lanes the phase serves / VEHICLE_SCALE
+    7 vehicles   vehicles (halted or approaching) on those lanes / VEHICLE_SCALE
+
+The shares (0, 1) compare phases of different widths; the counts (6, 7) say how many vehicles a
+green would serve, which is what greedy compares: a phase serving 8 movements and one serving 3 can
+have equal shares and very different counts.
 """
 from __future__ import annotations
 
@@ -42,8 +48,9 @@ import numpy as np
 
 from .errors import InvalidOptionError
 
-PHASE_FEATURES = ("queue", "demand", "pressure", "waiting", "current", "green")
+PHASE_FEATURES = ("queue", "demand", "pressure", "waiting", "current", "green", "halted", "vehicles")
 PER_LANE = 20.0  # vehicles per lane that make a pressure of 1
+VEHICLE_SCALE = 20.0  # vehicles that make a count of 1
 WAIT_SCALE = 100.0
 GREEN_SCALE = 60.0
 
@@ -82,6 +89,8 @@ class PhaseFeatures:
             np.minimum(waiting / np.maximum(vehicles, 1.0) / WAIT_SCALE, 5.0),
             current,
             current * np.clip(state.green_time, 0.0, None)[:, None].clip(max=5 * GREEN_SCALE) / GREEN_SCALE,
+            halted / VEHICLE_SCALE,
+            vehicles / VEHICLE_SCALE,
         ], axis=-1).astype(np.float32)
         return features * self.real[..., None]
 

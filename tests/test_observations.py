@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fmat.envs.observations import GREEN_SCALE, PER_LANE, PHASE_FEATURES, WAIT_SCALE, PhaseFeatures
+from fmat.envs.observations import GREEN_SCALE, PER_LANE, PHASE_FEATURES, VEHICLE_SCALE, WAIT_SCALE, PhaseFeatures
 
 F = {name: i for i, name in enumerate(PHASE_FEATURES)}
 
@@ -28,6 +28,8 @@ def test_a_phase_sums_exactly_its_lanes_and_padding_is_zero():
     assert x[1, F["pressure"]] == pytest.approx((5 / 1 - (1 + 3) / 2) / PER_LANE)
     assert (x[0, F["current"]], x[1, F["current"]]) == (0.0, 1.0)
     assert x[1, F["green"]] == pytest.approx(30 / GREEN_SCALE) and x[0, F["green"]] == 0.0
+    assert x[0, F["halted"]] == pytest.approx((2 + 4) / VEHICLE_SCALE) and x[1, F["halted"]] == pytest.approx(5 / VEHICLE_SCALE)
+    assert x[0, F["vehicles"]] == pytest.approx((3 + 5) / VEHICLE_SCALE)
     assert not x[2:].any()  # padded phases
     assert feats.relation[0].tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
 
