@@ -145,7 +145,7 @@ def cmd_perf_train(args: argparse.Namespace) -> None:
 
     get_scenario(args.scenario)
     with Progress(transient=True) as progress:
-        task = progress.add_task(f"timing {args.algorithm} on {args.scenario}", total=2 * args.repeats)
+        task = progress.add_task(f"timing {args.algorithm} on {args.scenario}", total=3 * args.repeats)
         times = measure(args.scenario, args.algorithm, args.repeats, progress=lambda: progress.advance(task))
     print(report(args.scenario, args.algorithm, times))
 

@@ -142,3 +142,11 @@ def test_factor_attention_starts_near_identity():
     for message, token in ((layer.to_factor((agents, factors), members), factors),
                            (layer.to_agent((factors, agents), members.flip(0)), agents)):
         assert message.norm() < 0.05 * token.norm()
+
+
+def test_train_benchmark_report_compares_with_raw_sumo():
+    from fmat.perf.train_overhead import report
+
+    text = report("cologne3", "fmat", {"raw": [2.0, 1.0, 3.0], "env": [3.0, 3.0, 3.0], "train": [4.0, 4.0, 5.0]})
+    assert "raw SUMO (the net's own programmes): 2.00 s" in text
+    assert "training overhead: 0.33x" in text and text.endswith("training episode: 2.00x raw SUMO")
