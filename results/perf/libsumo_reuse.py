@@ -6,8 +6,9 @@ One episode with SUMO seed 7 under a greedy-like controller (each decision, the 
 incoming lanes hold the most halted vehicles), run three ways: in a fresh process ("fresh"); after
 an episode with seed 3 in the same process, loaded with `libsumo.load` ("reuse"); or after that
 episode, closed and started again ("reuse_start"). Prints the episode's mean delay and throughput.
-fmat's environment starts every episode in a fresh child process because the last two ways vary
-with Python's hash seed (issue "Training at the speed of SUMO"; results/perf/libsumo_reuse.txt).
+fmat's environment starts every episode in a fresh child process because the last two ways
+sometimes differ from the first, intermittently (issue "Training at the speed of SUMO";
+results/perf/libsumo_reuse.txt).
 """
 import os, sys, tempfile, json
 import libsumo
