@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from fmat.envs.graph import grid_graph
+from fmat.envs.graph import AgentGraph, grid_graph
 from fmat.factors import build_factors
-from fmat.nn.factor_attention import FactorAttentionLayer
+from fmat.nn.factor_attention import FactorAttentionLayer, FactorDecoderLayer, FactorGraph
 from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_update
 from fmat.registry import ON_POLICY, REGISTRY, build_policy
 from tiny_env import TinyEnv, path_graph, random_obs, spec
@@ -142,6 +142,65 @@ def test_factor_attention_starts_near_identity():
     for message, token in ((layer.to_factor((agents, factors), members), factors),
                            (layer.to_agent((factors, agents), members.flip(0)), agents)):
         assert message.norm() < 0.05 * token.norm()
+
+
+def random_graph(n: int, p: float, seed: int) -> AgentGraph:
+    """An undirected random graph; at small p some agents are isolated."""
+    g = torch.Generator().manual_seed(seed)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if torch.rand(1, generator=g).item() < p]
+    edges = torch.tensor(pairs + [(j, i) for i, j in pairs], dtype=torch.long).reshape(-1, 2).t()
+    return AgentGraph(agents=tuple(f"a{i}" for i in range(n)), edge_index=edges.reshape(2, -1),
+                      edge_length=torch.ones(edges.shape[1]), positions=torch.rand(n, 2, generator=g))
+
+
+@pytest.mark.parametrize("factorisation", ["neighbourhood", "edges"])
+@pytest.mark.parametrize("n,p,seed", [(7, 0.1, 0), (12, 0.3, 1), (30, 0.15, 2)])
+def test_dense_factor_attention_equals_torch_geometric(factorisation, n, p, seed):
+    """The dense masked attention that f-MAT uses on small graphs gives PyG's TransformerConv result,
+    forward and backward, on graphs with isolated agents and factors of different sizes."""
+    graph = random_graph(n, p, seed)
+    members, m = build_factors(graph, factorisation)
+    assert torch.bincount(members[1]).unique().numel() > 1  # factors of different sizes
+    dense, sparse = FactorGraph(members, n, m, dense=True), FactorGraph(members, n, m, dense=False)
+    torch.manual_seed(seed)
+    layers = (FactorAttentionLayer(16, heads=2), FactorDecoderLayer(16, heads=4))
+    agents, factors, encoded = torch.randn(3, n, 16), torch.randn(3, m, 16), torch.randn(3, m, 16)
+    for layer in layers:
+        for lin in layer.modules():
+            if isinstance(lin, torch.nn.Linear):  # full-size messages, so a mismatch cannot hide in the residual
+                torch.nn.init.normal_(lin.weight)
+        outputs, grads = [], []
+        for fg in (dense, sparse):
+            layer.zero_grad()
+            extra = (encoded,) if isinstance(layer, FactorDecoderLayer) else ()
+            out_agents, out_factors = layer(agents, fg.factor_mean(agents) + factors, fg, *extra)
+            (out_agents.square().sum() + out_factors.square().sum()).backward()
+            outputs.append(torch.cat([out_agents.flatten(), out_factors.flatten()]))
+            grads.append(torch.cat([q.grad.flatten() for q in layer.parameters() if q.grad is not None]))  # lin_skip unused
+        torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(grads[0], grads[1], atol=1e-4, rtol=1e-4)
+
+
+def test_factor_graph_picks_dense_only_where_it_is_exact_and_small():
+    members, m = build_factors(grid_graph(4, 4), "neighbourhood")
+    assert FactorGraph(members, 16, m).dense
+    members, m = build_factors(grid_graph(32, 32), "neighbourhood")
+    assert not FactorGraph(members, 1024, m).dense
+    # agent 2 belongs to no factor: a fully masked softmax row would be NaN, so stay sparse
+    assert not FactorGraph(torch.tensor([[0, 1], [0, 0]]), 3, 1).dense
+
+
+def test_fmat_policy_is_the_same_function_dense_or_sparse():
+    torch.manual_seed(0)
+    graph = grid_graph(3, 4)
+    policy = build_policy("fmat", spec("phases"), graph, {})
+    obs = random_obs(spec("phases"), 2, graph.num_nodes)
+    assert policy.factor_graph.dense
+    logits, values = policy(obs)
+    policy.factor_graph.dense = False
+    sparse_logits, sparse_values = policy(obs)
+    torch.testing.assert_close(logits, sparse_logits, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(values, sparse_values, atol=1e-5, rtol=1e-4)
 
 
 def test_train_benchmark_report_compares_with_raw_sumo():

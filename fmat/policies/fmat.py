@@ -14,7 +14,7 @@ import torch
 
 from fmat.factors import build_factors
 from fmat.nn.common import ActorCritic, head
-from fmat.nn.factor_attention import FactorAttentionLayer, FactorDecoderLayer, batch_members, factor_mean
+from fmat.nn.factor_attention import FactorAttentionLayer, FactorDecoderLayer, FactorGraph
 from fmat.nn.observation import encoder, policy_head
 
 
@@ -47,27 +47,19 @@ class FMAT(ActorCritic):
 
     def set_graph(self, graph) -> None:
         members, m = build_factors(graph, self.cfg.factorisation)
-        self.members, self.num_factors, self.n_agents = members, m, graph.num_nodes
-        self._batched: dict[tuple[int, torch.device], torch.Tensor] = {}
-
-    def _members(self, batch: int, device: torch.device) -> torch.Tensor:
-        if (batch, device) not in self._batched:
-            members = batch_members(self.members.to(device), self.n_agents, self.num_factors, batch)
-            self._batched = {(batch, device): members}
-        return self._batched[(batch, device)]
+        self.factor_graph = FactorGraph(members, graph.num_nodes, m)
 
     def forward(self, obs):
         encoded = self.embed(obs)
-        B, n, _ = encoded.tokens.shape
-        members = self._members(B, encoded.tokens.device)
-        agents = encoded.tokens.reshape(B * n, -1)
-        factors = factor_mean(agents, members, B * self.num_factors)
+        graph = self.factor_graph
+        agents = encoded.tokens
+        factors = graph.factor_mean(agents)
         for layer in self.encoder:
-            agents, factors = layer(agents, factors, members)
-        values = self.value_head(agents).reshape(B, n)
+            agents, factors = layer(agents, factors, graph)
+        values = self.value_head(agents).squeeze(-1)
         encoder_factors = factors
-        dec_agents, dec_factors = agents, factor_mean(agents, members, B * self.num_factors)
+        dec_agents, dec_factors = agents, graph.factor_mean(agents)
         for layer in self.decoder:
-            dec_agents, dec_factors = layer(dec_agents, dec_factors, members, encoder_factors)
-        logits = self.policy_head(dec_agents.reshape(B, n, -1), encoded)
+            dec_agents, dec_factors = layer(dec_agents, dec_factors, graph, encoder_factors)
+        logits = self.policy_head(dec_agents, encoded)
         return logits, values
