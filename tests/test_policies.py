@@ -128,6 +128,7 @@ def test_policy_speed_benchmark_reports_both_models():
     assert all(r[k] > 0 for r in rows for k in ("fmat_act", "mat_act", "fmat_update", "mat_update"))
     text = report(rows)
     assert text.startswith("CPU, batch 1") and "time per agent at 6 vs 4 agents" in text
+    assert all(r["fmat_attention"] == "dense" for r in rows) and text.splitlines()[2].endswith("dense")
 
 
 def test_factor_attention_starts_near_identity():

@@ -66,6 +66,8 @@ def measure(agent_counts: list[int], update_batch: int = 8, repeats: int = 3, pr
         row = {"agents": n}
         for name in ("fmat", "mat"):
             policy = build_policy(name, SPEC, graph, {}).to(device)
+            if name == "fmat":
+                row["fmat_attention"] = "dense" if policy.factor_graph.dense else "sparse"
             obs1 = _obs(1, n, device)
             with torch.no_grad():
                 policy.eval()
@@ -105,14 +107,14 @@ def report(rows: list[dict], device: str = "cpu") -> str:
     lines = [
         f"{where}, batch 1 for action selection; PPO update = 1 epoch on a batch of 8 joint samples",
         f"{'agents':>7} {'f-MAT act ms':>13} {'MAT act ms':>12} {'MAT/f-MAT':>10} {'f-MAT us/agent':>15} "
-        f"{'f-MAT upd ms':>13} {'MAT upd ms':>11} {'MAT/f-MAT':>10}",
+        f"{'f-MAT upd ms':>13} {'MAT upd ms':>11} {'MAT/f-MAT':>10}  f-MAT attention",
     ]
     for r in rows:
         n = r["agents"]
         lines.append(
             f"{n:>7} {r['fmat_act'] * 1e3:>13.2f} {r['mat_act'] * 1e3:>12.1f} {r['mat_act'] / r['fmat_act']:>9.1f}x "
             f"{r['fmat_act'] / n * 1e6:>15.2f} {r['fmat_update'] * 1e3:>13.1f} {r['mat_update'] * 1e3:>11.1f} "
-            f"{r['mat_update'] / r['fmat_update']:>9.1f}x"
+            f"{r['mat_update'] / r['fmat_update']:>9.1f}x  {r['fmat_attention']}"
         )
     if len(rows) > 1:
         small = next((r for r in rows if r["agents"] == 64), rows[0])
