@@ -18,7 +18,7 @@ from fmat.rundir import RunDir
 from fmat.envs import make_env
 from fmat.envs.errors import FmatError
 from fmat.envs.metrics import METRICS
-from fmat.registry import LEARNERS, ON_POLICY, REGISTRY, build_policy, controller_class, transfer_blocker
+from fmat.registry import LEARNERS, REGISTRY, build_policy, controller_class, transfer_blocker
 from fmat.rollout import add_batch_dim
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
@@ -76,7 +76,7 @@ def evaluate(run_dir: str | Path, scenario: str | None = None, episodes: int = 1
         controller_cls = controller_class(cfg.algorithm)
         env = make_env(target, seed=EVAL_SEED_BASE, **options, **controller_cls.env_options)
 
-    sampling = REGISTRY[cfg.algorithm].kind == ON_POLICY  # the others have no distribution to sample
+    sampling = REGISTRY[cfg.algorithm].samples
     modes = ["greedy" if greedy or not sampling else "sampled"]
     if both and sampling:
         modes.append("sampled" if modes[0] == "greedy" else "greedy")

@@ -46,6 +46,12 @@ class Entry:
     def learns(self) -> bool:
         return self.kind != CONTROLLER
 
+    @property
+    def samples(self) -> bool:
+        """Whether its policy is a distribution to sample at evaluation. Controllers and value-based
+        learners act deterministically, so greedy and sampled evaluation are the same for them."""
+        return self.kind == ON_POLICY
+
     def load(self, what: str = "builder"):
         module, attr = getattr(self, what).split(":")
         return getattr(importlib.import_module(module), attr)

@@ -26,7 +26,7 @@ from fmat import resco_published
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
 from fmat.rundir import RunDir
-from fmat.registry import ALGORITHMS, LEARNERS, ON_POLICY, REGISTRY, transfer_blocker
+from fmat.registry import ALGORITHMS, LEARNERS, REGISTRY, transfer_blocker
 from fmat.stats import aggregate, average_ranks, bootstrap_ci
 
 LOWER_IS_BETTER = {"delay": True, "travel_time": True, "waiting_time": True, "queue": True, "teleports": True,
@@ -79,7 +79,7 @@ class Run:
         if isinstance(evaluation.get("modes"), dict) and mode in evaluation["modes"]:
             return evaluation["modes"][mode].get("mean")
         text = str(evaluation.get("evaluation", ""))
-        deterministic = REGISTRY[self.algorithm].kind != ON_POLICY if self.algorithm in REGISTRY else False
+        deterministic = not REGISTRY[self.algorithm].samples if self.algorithm in REGISTRY else False
         return evaluation["mean"] if deterministic or f"{mode} actions" in text else None
 
     def done(self) -> dict | None:
