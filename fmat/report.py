@@ -89,6 +89,24 @@ class Run:
         """done.json's record of a run stopped by its time budget, else None."""
         return (self.done() or {}).get("over_budget")
 
+    def machine(self) -> dict | None:
+        """done.json's record of the machine's CPU count and mean load while the run trained."""
+        return (self.done() or {}).get("machine")
+
+
+def load_note(runs: list[Run]) -> str:
+    """How busy the machine was while the runs trained: seconds measured on a shared machine are inflated."""
+    finished = [r for r in runs if r.done()]
+    known = [m for m in (r.machine() for r in finished) if m]
+    if not known:
+        return "Machine load was not recorded for these runs."
+    shared = sum(m["mean_load"] > m["cpus"] for m in known)
+    text = (f"Machine load while training (done.json): {shared} of {len(known)} runs had a mean 1-minute load "
+            f"above the CPU count, so the machine was shared and their seconds are inflated")
+    if len(finished) > len(known):
+        text += f"; {len(finished) - len(known)} runs did not record it"
+    return text + "."
+
 
 def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: list[str] | None = None) -> list[Run]:
     """Every run directory (config.yaml + metrics.csv) below the given roots, optionally only those of
@@ -292,6 +310,8 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     if budgets:
         note += (" Over budget: the measured rate projected training past train.time_budget_s "
                  f"({', '.join(f'{b:g}' for b in budgets)} s), so the run stopped early and is not ranked.")
+    if budgets or metric == "episode_seconds":
+        note += " " + load_note(runs)
     if with_resco:
         note += " " + resco_published.NOTE
     return latex(header, rows, note) if fmt == "latex" else markdown(header, rows, note)

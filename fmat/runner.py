@@ -14,6 +14,7 @@ PPO (fmat/ppo.py), DQN (fmat/dqn.py) and the controllers (below) implement it.
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -180,12 +181,12 @@ def run(cfg, budget: int, run_dir: Path, state: dict | None, log, bar, over_budg
     try:
         per_episode = decisions_per_episode(envs.scenario)
         algo = build_algorithm(cfg, envs, total_steps=budget * per_episode)
-        episode, env_steps, wall, updates = 0, 0, 0.0, 0
+        episode, env_steps, wall, updates, load = 0, 0, 0.0, 0, [0.0, 0]
         if state:
             with checkpoint.restoring(path):
                 algo.load_state_dict(state)
                 episode, env_steps, wall = state["episode"], state["env_steps"], state["wall_seconds"]
-                updates = state.get("updates", 0)
+                updates, load = state.get("updates", 0), list(state.get("load", load))
         layout = ({"obs_dim": envs.obs_dim, "max_phases": envs.max_phases, "max_lanes": envs.max_lanes}
                   if REGISTRY[cfg.algorithm].learns else {})
         n_envs = envs.num_envs
@@ -210,8 +211,9 @@ def run(cfg, budget: int, run_dir: Path, state: dict | None, log, bar, over_budg
             for i in range(min(n_envs, budget - episode)):
                 log.episode(row(episode + i, env_steps, wall, returns[i], {k: metrics[k][i] for k in COLUMNS[4:]}))
             episode = min(episode + n_envs, budget)
+            load = [load[0] + os.getloadavg()[0], load[1] + 1]
             checkpoint.save(path, cfg.algorithm, {"episode": episode, "env_steps": env_steps, "wall_seconds": wall,
-                                                  "updates": updates, "layout": layout, **algo.state_dict()})
+                                                  "updates": updates, "load": load, "layout": layout, **algo.state_dict()})
             bar.update(episode, float(np.mean(metrics["delay"])))
     finally:
         envs.close()

@@ -122,6 +122,9 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     files = RunDir(run_dir)
     ckpt = checkpoint.load(files.checkpoint, cfg.algorithm)
     done = {"episodes": ckpt["episode"], "env_steps": ckpt["env_steps"], "wall_seconds": ckpt["wall_seconds"]}
+    load_sum, samples = ckpt.get("load", (0.0, 0))
+    if samples:  # how busy the machine was, so a cost table can say when its seconds were measured on a shared one
+        done["machine"] = {"cpus": os.cpu_count(), "mean_load": round(load_sum / samples, 2)}
     stopped = over_budget(cfg, ckpt["episode"], budget, ckpt["wall_seconds"])
     if stopped:
         done["over_budget"] = stopped

@@ -217,6 +217,17 @@ def test_table_last_episodes_unfinished_runs_and_seconds(tmp_path):
     assert "2.0 [2.0, 2.0] (2)" in seconds and "| mat | missing |" in seconds and "seconds per episode" in seconds
 
 
+def test_cost_table_says_when_the_machine_was_shared(tmp_path):
+    for seed, load in ((0, 1.9), (1, 3.4)):
+        run = fake_run(tmp_path, "fmat", "grid4x4", seed, 10.0)
+        (run / "done.json").write_text(json.dumps({"episodes": 1, "machine": {"cpus": 2, "mean_load": load}}))
+    fake_run(tmp_path, "mat", "grid4x4", 0, 10.0)  # written before the load was recorded
+    seconds = render(collect([str(tmp_path)]), metric="episode_seconds")
+    assert "1 of 2 runs had a mean 1-minute load above the CPU count" in seconds
+    assert "1 runs did not record it" in seconds
+    assert "load" not in render(collect([str(tmp_path)]))  # delay tables do not depend on the machine
+
+
 def test_table_says_over_budget_with_the_rate(tmp_path):
     fake_run(tmp_path, "fmat", "grid-16x16", 0, 50.0)
     fake_run(tmp_path, "mappo", "grid-16x16", 0, 60.0)

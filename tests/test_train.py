@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import pytest
 import torch
 import yaml
 
+from fmat import checkpoint
 from fmat.config import validate
 from fmat.envs.errors import FmatError
 from fmat.evaluate import NotApplicableError, evaluate
@@ -157,4 +159,7 @@ def test_time_budget_stops_early_then_a_raised_budget_continues(tmp_path):
     train(roomy, resume=True, progress=False)
     done = json.loads((run_dir / "done.json").read_text())
     assert done["episodes"] == 3 and "over_budget" not in done and (run_dir / "eval.json").is_file()
+    # the load is averaged over all 3 episodes, the one before the resume included
+    assert done["machine"]["cpus"] == os.cpu_count() and done["machine"]["mean_load"] >= 0
+    assert checkpoint.load(run_dir / "checkpoint.pt", "max_pressure")["load"][1] == 3
     assert [r["episode"] for r in read_rows(run_dir)] == ["0", "1", "2"]
