@@ -1,7 +1,9 @@
-"""Vectorised environments: N simulations stepped together, each in its own worker process.
+"""Vectorised environments: N simulations stepped together.
 
-Every environment runs in a worker of gymnasium's AsyncVectorEnv, so the simulations and the
-observation code of all N run in parallel. Observations come back stacked as
+With N > 1 every environment runs in a worker of gymnasium's AsyncVectorEnv, so the simulations and
+the observation code of all N run in parallel. A single environment runs in the caller's process
+(SyncVectorEnv): its libsumo simulation has a process of its own anyway (envs/sumo.py), and a
+worker in between would only add a second pipe round trip per step. Observations come back stacked as
 [num_envs, n_agents, ...] arrays and rewards as [num_envs, n_agents]. An environment whose
 episode ends is reset in the same step; its last observation and episode metrics are in
 info["final_obs"] and info["final_info"].
@@ -12,7 +14,7 @@ import multiprocessing as mp
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AsyncVectorEnv, AutoresetMode
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 SEED_STRIDE = 100_000  # worker i of a vector seeded s uses SUMO seeds s + i * SEED_STRIDE + episode
 
@@ -39,8 +41,16 @@ class ArrayTrafficEnv(gym.Env):
         self.env.close()
 
 
+class _InProcessVectorEnv(SyncVectorEnv):
+    """SyncVectorEnv with a reward per agent: [num_envs, n_agents] float64, as AsyncVectorEnv returns."""
+
+    def __init__(self, env_fns, n_agents: int, **kwargs):
+        super().__init__(env_fns, **kwargs)
+        self._rewards = np.zeros((self.num_envs, n_agents), dtype=np.float64)
+
+
 class VectorTrafficEnv:
-    """N copies of one scenario, each in a worker process, stepped in lockstep.
+    """N copies of one scenario, stepped in lockstep (N > 1: each in a worker process).
 
     With autoreset=False a finished vector must be reset by the caller (the trainer does, to
     choose each episode's seeds), and the last step's info["episode"] holds the metrics.
@@ -63,13 +73,15 @@ class VectorTrafficEnv:
         probe.close()
         self.num_envs, self.seed = int(num_envs), int(seed)
         scenario_obj = probe.scenario
-        self._vec = AsyncVectorEnv(
-            [lambda: ArrayTrafficEnv(scenario_obj, **options) for _ in range(self.num_envs)],
+        envs = [lambda: ArrayTrafficEnv(scenario_obj, **options) for _ in range(self.num_envs)]
+        mode = AutoresetMode.SAME_STEP if autoreset else AutoresetMode.DISABLED
+        if self.num_envs == 1:
+            self._vec = _InProcessVectorEnv(envs, self.n_agents, autoreset_mode=mode)
+        else:
             # fork (Linux's default) needs no `if __name__ == "__main__"` guard in user scripts; workers
             # never touch torch, so forking a parent that imported it is safe.
-            context="fork" if "fork" in mp.get_all_start_methods() else None,
-            autoreset_mode=AutoresetMode.SAME_STEP if autoreset else AutoresetMode.DISABLED,
-        )
+            self._vec = AsyncVectorEnv(envs, context="fork" if "fork" in mp.get_all_start_methods() else None,
+                                       autoreset_mode=mode)
 
     def reset(self, seed: int | list[int] | None = None):
         """Reset every environment; an int seeds worker i with seed + i * SEED_STRIDE, a list gives each its own."""

@@ -68,3 +68,32 @@ def test_vector_env_batches_and_autoresets():
     first = run(0)
     assert np.array_equal(first, run(0))
     assert first[0] != first[1]  # each worker has its own SUMO seed
+
+
+def test_one_env_runs_in_process_and_equals_a_worker_of_two():
+    """A single environment skips the worker process (its libsumo simulation has its own); what it
+    returns, autoreset included, is what worker 0 of a two-environment vector with the same seed returns."""
+    from conftest import random_masked_actions
+
+    def run(num_envs):
+        rng = np.random.default_rng(0)
+        steps = []
+        with make_vector_env("cologne3", num_envs=num_envs, seed=3, end=25200 + 60) as vec:
+            obs, _ = vec.reset()
+            for _ in range(8):  # 6 steps per episode: one autoreset
+                actions = random_masked_actions(rng, obs["action_mask"][:1])
+                obs, rewards, terminated, truncated, info = vec.step(np.repeat(actions, num_envs, axis=0))
+                steps.append((obs["observation"][0], rewards[0], truncated[0]))
+                if truncated[0]:
+                    steps.append((info["final_obs"][0]["observation"], info["final_info"]["episode"]["delay"][0]))
+            return vec._vec.__class__.__name__, steps
+
+    one_kind, one = run(1)
+    two_kind, two = run(2)
+    assert (one_kind, two_kind) == ("_InProcessVectorEnv", "AsyncVectorEnv")
+    assert len(one) == 9 and one[6][1] > 0
+    for a, b in zip(one, two, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+    rewards = one[0][1]
+    assert rewards.dtype == np.float64 and rewards.shape == (3,)
