@@ -124,9 +124,10 @@ class _LibsumoChild:
     """libsumo in a forked child process, driven through a pipe.
 
     Attribute access mirrors libsumo (`conn.trafficlight.setRedYellowGreenState(...)`). Calls whose
-    name starts with "get" wait for their result; the others (setters, simulationStep) are sent
-    without waiting, and an error they raise is reported by the next call that waits, so a decision
-    step costs one or two round trips however many signals change.
+    name starts with "get" wait for their result; the others (setters, simulationStep) are queued
+    and travel, in order, with the next request that waits, which runs them first. An error they
+    raise is reported by that request. So a decision step is one message each way however many
+    signals change (one message per call cost about a tenth of an episode's time).
     """
 
     def __init__(self, args: list[str]):
@@ -145,6 +146,7 @@ class _LibsumoChild:
                 os._exit(code)
         child_end.close()
         self._closed = False
+        self._queued: list[tuple] = []
         try:
             self.request("started")
         except RuntimeError as exc:
@@ -157,10 +159,12 @@ class _LibsumoChild:
         return _Domain(self, name)
 
     def request(self, op: str, *payload, wait: bool = True):
+        if not wait:
+            self._queued.append(payload)
+            return None
+        queued, self._queued = self._queued, []
         try:
-            self._pipe.send((op, payload, wait))
-            if not wait:
-                return None
+            self._pipe.send((op, payload, queued))
             ok, result = self._pipe.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             self._reap()
@@ -213,9 +217,15 @@ def _serve_libsumo(args: list[str], pipe) -> None:
         error = f"SUMO did not start: {exc}"
     while True:
         try:
-            op, payload, wait = pipe.recv()
+            op, payload, queued = pipe.recv()
         except EOFError:
             break
+        for call in queued:  # the calls sent without waiting since the last request, in order
+            if error is None:
+                try:
+                    _run_request(libsumo, "call", call, watched)
+                except Exception as exc:  # noqa: BLE001
+                    error = f"libsumo {call[1]} failed: {exc}"
         if op == "close":  # the simulation is over either way; only a failing close itself is reported
             try:
                 if started:
@@ -232,10 +242,9 @@ def _serve_libsumo(args: list[str], pipe) -> None:
                     watched = payload
             except Exception as exc:  # noqa: BLE001
                 error = f"libsumo {payload[1] if op == 'call' else op} failed: {exc}"
-        if wait:
-            pipe.send((True, result) if error is None else (False, error))
-            if started:  # a failed start stays failed; a failed call is reported once
-                error = None
+        pipe.send((True, result) if error is None else (False, error))
+        if started:  # a failed start stays failed; a failed call is reported once
+            error = None
 
 
 def _run_request(libsumo, op: str, payload: tuple, watched: tuple[list[str], list[str]]):

@@ -149,6 +149,25 @@ def test_several_libsumo_simulations_in_one_process():
     b.close()
 
 
+def test_libsumo_calls_that_do_not_wait_run_in_order_and_report_errors_once():
+    from fmat.envs.sumo import Simulation
+
+    sc = make_env("cologne1").scenario
+    sim = Simulation(["-n", sc.net, "-r", ",".join(sc.routes), "-b", f"{sc.begin:g}", "--no-step-log"])
+    try:
+        conn = sim.conn
+        conn.simulationStep(sc.begin + 10)  # queued, not sent
+        conn.simulationStep(sc.begin + 20)
+        assert conn.simulation.getTime() == sc.begin + 20  # the queued calls ran first, in order
+        conn.trafficlight.setRedYellowGreenState("no-such-signal", "G")
+        conn.simulationStep(sc.begin + 30)  # skipped: an earlier queued call failed
+        with pytest.raises(RuntimeError, match="libsumo setRedYellowGreenState failed"):
+            conn.simulation.getTime()
+        assert conn.simulation.getTime() == sc.begin + 20  # reported once; the simulation goes on
+    finally:
+        sim.close()
+
+
 _EPISODES_SCRIPT = """
 import json, sys
 from fmat.baselines.classical import Greedy
