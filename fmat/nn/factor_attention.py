@@ -67,13 +67,16 @@ class FactorGraph:
         return self._cache[key]
 
     def _edges(self, to_factors: bool, batch: int, device: torch.device) -> torch.Tensor:
-        def make():
+        """The membership list stacked `batch` times (PyG batching); only the latest batch size is
+        kept, as batch sizes alternate between acting and updates and large graphs make big lists."""
+        key = ("edges", to_factors, device)
+        if self._cache.get(key, (None,))[0] != batch:
             m = self.members.to(device)
             shift = torch.arange(batch, device=device).repeat_interleave(m.shape[1])
             tiled = m.repeat(1, batch)
             edges = torch.stack([tiled[0] + shift * self.n_agents, tiled[1] + shift * self.n_factors])
-            return edges if to_factors else edges.flip(0)
-        return self._get(("edges", to_factors, batch, device), make)
+            self._cache[key] = (batch, edges if to_factors else edges.flip(0))
+        return self._cache[key][1]
 
     def _mask(self, to_factors: bool, device: torch.device) -> torch.Tensor:
         def make():
