@@ -7,16 +7,19 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=results/observation
 controllers=$(ls -d results/resco/runs/{grid4x4,cologne8,ingolstadt7}__{greedy,max_pressure,fixed_time}__s*)
-# Until the lanes arm's f-MAT runs exist, the RESCO study's f-MAT runs stand in for them: the same
-# settings and per-lane observation, trained by the first edition's code, 3 evaluation episodes each.
-if ! ls -d results/observation/runs/lanes/*__fmat__s* >/dev/null 2>&1; then
+# Until the lanes arm's 9 f-MAT runs are all in, the RESCO study's f-MAT runs stand in for them (the
+# same settings and per-lane observation, trained by the first edition's code, 3 evaluation episodes
+# each), and the lanes runs committed so far are left out, so the two never mix in one cell.
+runs=results/observation/runs
+if [ "$(ls -d $runs/lanes/*__fmat__s*/ 2>/dev/null | wc -l)" -lt 9 ]; then
+    runs=$runs/phases
     controllers="$controllers $(ls -d results/resco/runs/{grid4x4,cologne8,ingolstadt7}__fmat__s*)"
 fi
 for fmt in md csv; do
-    fmat table results/observation/runs $controllers --format $fmt --out $out/delay.$fmt
-    fmat table results/observation/runs $controllers --format $fmt --eval sampled --out $out/delay_sampled.$fmt
+    fmat table $runs $controllers --format $fmt --out $out/delay.$fmt
+    fmat table $runs $controllers --format $fmt --eval sampled --out $out/delay_sampled.$fmt
 done
-fmat plot results/observation/runs $controllers --out $out/curves.png
+fmat plot $runs $controllers --out $out/curves.png
 if ls results/observation/runs/phases/grid4x4__fmat__s*/transfer/*.json >/dev/null 2>&1; then
     fmat table results/observation/runs/phases/grid4x4__fmat__s* --transfer --out $out/transfer.md
 fi
