@@ -210,3 +210,12 @@ def test_train_benchmark_report_compares_with_raw_sumo():
     text = report("cologne3", "fmat", {"raw": [2.0, 1.0, 3.0], "env": [3.0, 3.0, 3.0], "train": [4.0, 4.0, 5.0]})
     assert "raw SUMO (the net's own programmes): 2.00 s" in text
     assert "training overhead: 0.33x" in text and text.endswith("training episode: 2.00x raw SUMO")
+
+
+def test_env_benchmark_report_separates_libsumo_from_fmat_work():
+    from fmat.perf.env_speed import report
+
+    times = {"raw_sumo": [2.0, 2.0], "libsumo_loop": [2.5, 2.5], "fmat_fixed": [3.0, 3.0], "sumo_rl_fixed": [4.5, 4.5]}
+    lines = report("grid4x4", times).splitlines()
+    assert lines[3].split() == ["libsumo_loop", "2.50", "1.25x"]
+    assert lines[-1] == "fmat is 1.50x faster than sumo-rl; fmat's own work adds 1.20x to the libsumo loop"
