@@ -7,14 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=results/observation
 controllers=$(ls -d results/resco/runs/{grid4x4,cologne8,ingolstadt7}__{greedy,max_pressure,fixed_time}__s*)
-# Until the lanes arm's 9 f-MAT runs are all in, the RESCO study's f-MAT runs stand in for them (the
-# same settings and per-lane observation, trained by the first edition's code, 3 evaluation episodes
-# each), and the lanes runs committed so far are left out, so the two never mix in one cell.
-runs=results/observation/runs
-if [ "$(ls -d $runs/lanes/*__fmat__s*/ 2>/dev/null | wc -l)" -lt 9 ]; then
-    runs=$runs/phases
-    controllers="$controllers $(ls -d results/resco/runs/{grid4x4,cologne8,ingolstadt7}__fmat__s*)"
-fi
+# IDQN's lanes arm is the off-policy pilot's runs (the same budget and evaluation).
+runs="results/observation/runs $(ls -d results/offpolicy/runs/*__idqn__s*)"
 for fmt in md csv; do
     fmat table $runs $controllers --format $fmt --out $out/delay.$fmt
     fmat table $runs $controllers --format $fmt --eval sampled --out $out/delay_sampled.$fmt
