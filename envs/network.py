@@ -5,6 +5,7 @@ agent graph; its phases come from each signal's own programme in the net file.
 """
 from __future__ import annotations
 
+import functools
 import os
 import xml.sax
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ def _is_green(state: str) -> bool:
     return ("G" in state or "g" in state) and "y" not in state and "Y" not in state
 
 
+@functools.lru_cache(maxsize=4096)  # a few (from, to) pairs per signal, asked for at every switch
 def transition_states(from_state: str, to_state: str) -> tuple[str, str]:
     """Yellow and all-red states between two green states.
 

@@ -145,7 +145,7 @@ def cmd_perf_train(args: argparse.Namespace) -> None:
 
     get_scenario(args.scenario)
     with Progress(transient=True) as progress:
-        task = progress.add_task(f"timing {args.algorithm} on {args.scenario}", total=3 * args.repeats)
+        task = progress.add_task(f"timing {args.algorithm} on {args.scenario}", total=args.repeats + 1)
         times = measure(args.scenario, args.algorithm, args.repeats, progress=lambda: progress.advance(task))
     print(report(args.scenario, args.algorithm, times))
 
@@ -342,10 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=positive_int, default=3, help="timed repeats, median reported (default 3)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.set_defaults(func=cmd_perf_policy)
-    p = perf.add_parser("train", help="a training episode's wall time against an environment-only episode")
+    p = perf.add_parser("train", help="training episodes against environment-only and raw SUMO episodes, interleaved")
     p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")
     p.add_argument("--algorithm", default="fmat", choices=LEARNERS)
-    p.add_argument("--repeats", type=positive_int, default=3, help="interleaved repeats, median reported (default 3)")
+    p.add_argument("--repeats", type=positive_int, default=3,
+                   help="episodes of each kind after one warm-up, interleaved; the median is reported (default 3)")
     p.set_defaults(func=cmd_perf_train)
     return parser
 

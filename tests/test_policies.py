@@ -207,9 +207,12 @@ def test_fmat_policy_is_the_same_function_dense_or_sparse():
 def test_train_benchmark_report_compares_with_raw_sumo():
     from fmat.perf.train_overhead import report
 
-    text = report("cologne3", "fmat", {"raw": [2.0, 1.0, 3.0], "env": [3.0, 3.0, 3.0], "train": [4.0, 4.0, 5.0]})
-    assert "raw SUMO (the net's own programmes): 2.00 s" in text
-    assert "training overhead: 0.33x" in text and text.endswith("training episode: 2.00x raw SUMO")
+    times = {"raw": [(2.0, 1.5), (1.0, 1.0), (3.0, 2.0)], "env": [(3.0, 2.5)] * 3, "train": [(4.0, 3.0), (4.0, 3.0), (5.0, 4.0)]}
+    lines = report("cologne3", "fmat", times).splitlines()
+    assert lines[2].split()[-3:] == ["2.00", "1.50", "1.00x"]  # medians of wall and CPU seconds
+    assert lines[4].split()[-3:] == ["4.00", "3.00", "2.00x"]
+    assert lines[-2].startswith("training overhead: 0.33x")
+    assert lines[-1] == "training episode: 2.00x raw SUMO"
 
 
 def test_env_benchmark_report_separates_libsumo_from_fmat_work():
