@@ -1,4 +1,4 @@
-"""`fmat perf env`: one full episode three ways, timed side by side.
+"""`fmat perf env`: one full episode four ways, timed side by side.
 
 1. raw `sumo` with the network's own programmes (the floor: SUMO alone, no Python);
 2. the libsumo loop: libsumo in the timing process, stepping one decision at a time and reading
@@ -7,8 +7,12 @@
 4. sumo-rl's SumoEnvironment with fixed_ts=True (libsumo), the usual alternative.
 
 Each run happens in a fresh process, so nothing warms up from an earlier run; the runs are
-interleaved over repeats, and the median is reported, so machine noise hits all three alike.
-Python imports are done before the clock starts; SUMO's start-up and network loading are timed.
+interleaved over repeats, and the median is reported, so machine noise hits all of them alike.
+Each method pays, on the clock, what every further episode of a training run costs: starting SUMO
+(which loads the network) and the whole episode, with fmat's reset, observations, rewards and its
+reading of the episode's trip file. What a Python environment does once per process (imports, and
+for fmat and sumo-rl building the environment object from the network) happens before the clock
+starts, as the libsumo loop reads its lane list before it.
 """
 from __future__ import annotations
 
@@ -75,8 +79,8 @@ def _time_fmat(name: str, seed: int) -> float:
 
     importlib.import_module("libsumo")  # before the clock, like every Python module
 
-    start = time.perf_counter()
     env = make_env(name, seed=seed, control="fixed")
+    start = time.perf_counter()
     env.reset_arrays()
     actions = np.zeros(len(env.possible_agents), dtype=np.int64)
     while not env.step_arrays(actions)[2]:
@@ -92,7 +96,6 @@ def _time_sumo_rl(name: str, seed: int) -> float:
 
     sc = get_scenario(name)
     with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
         env = SumoEnvironment(
             net_file=sc.net, route_file=",".join(sc.routes), begin_time=int(sc.begin),
             num_seconds=int(sc.end - sc.begin), delta_time=int(sc.delta), yellow_time=int(sc.yellow),
@@ -100,6 +103,7 @@ def _time_sumo_rl(name: str, seed: int) -> float:
             additional_sumo_cmd=" ".join(_sumo_output_args(folder)[5:]),
             sumo_warnings=False,
         )
+        start = time.perf_counter()
         env.reset()
         done = {"__all__": False}
         while not done["__all__"]:
