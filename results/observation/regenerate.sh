@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=results/observation
-controllers=$(ls -d results/resco/runs/{grid4x4,cologne8,ingolstadt7}__{greedy,max_pressure,fixed_time}__s*)
+controllers=$(ls -d results/resco_v1/runs/{grid4x4,cologne8,ingolstadt7}__{greedy,max_pressure,fixed_time}__s*)
 # IDQN's lanes arm is the off-policy pilot's runs (the same budget and evaluation).
 runs="results/observation/runs $(ls -d results/offpolicy/runs/*__idqn__s*)"
 for fmt in md csv; do

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild every RESCO table and figure in this folder from the committed run directories.
-# Run from the repository root: bash results/resco/regenerate.sh
+# Run from the repository root: bash results/resco_v1/regenerate.sh
 set -euo pipefail
-runs=results/resco/runs
+runs=results/resco_v1/runs
 out=results/resco
 fmat table $runs --out $out/delay.md
 fmat table $runs --format csv --out $out/delay.csv
