@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from fmat import atomic
 from fmat.envs.errors import FmatError, first_line
@@ -170,6 +171,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if result.failed or (result.transfer and result.transfer.failed) else 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from fmat.bench import bench, summary
+    from fmat.sweep import load_sweep
+    from fmat.tune import default_report_dir, report
+
+    sweep = load_sweep(args.config, args.set)
+    if not sweep.trials:
+        raise FmatError(f"{args.config}: no tune section; a tuning file names tune: {{trials, seed, space}} "
+                        "(see experiments/tuning.yaml)")
+    out = Path(args.out) if args.out else default_report_dir(sweep.trials)
+    atomic.check_writable_dir(out, "--out")
+    code = 0
+    if not args.report_only:
+        result = bench(args.config, args.set, workers=args.workers, progress=not args.quiet,
+                       algorithms=_subset(args)["algorithms"])
+        print(summary(result))
+        code = 1 if result.failed else 0
+    rows, best = report(sweep.trials, out, args.config)
+    print(f"{sum(r['score'] is not None for r in rows)} of {len(rows)} trials finished; "
+          f"chosen for {', '.join(best) or 'no learner yet'}; report written to {out}/trials.md and {out}/chosen.yaml")
+    return code
+
+
 def cmd_table(args: argparse.Namespace) -> None:
     from fmat.report import collect, render
 
@@ -301,6 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenarios", help="only these scenarios of the file, comma-separated")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("tune", help="tune every learner with the same number of trials (random search, resumable)")
+    p.add_argument("config", help="experiment YAML with a tune section, e.g. experiments/tuning.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the file (repeatable)")
+    p.add_argument("--workers", type=positive_int, default=None, help="runs at a time (default: the machine's CPU count)")
+    p.add_argument("--algorithms", help="only these learners' trials, comma-separated (the report covers all)")
+    p.add_argument("--report-only", action="store_true", help="write the report from the finished trials; run nothing")
+    p.add_argument("--out", help="folder for trials.md, trials.csv and chosen.yaml (default: beside the file's output_dir)")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_tune, scenarios=None)
 
     p = sub.add_parser("table", help="comparison table from run directories")
     p.add_argument("run_roots", nargs="+", help="folders holding run directories (searched recursively)")

@@ -8,12 +8,14 @@ one-key mapping from the name to overrides for that algorithm's runs:
     algorithms: [fmat, {mat: {ppo: {clip: 0.1}}}, max_pressure]
 
 The optional key `transfer` lists scenarios on which every trained policy is then evaluated with no
-further training (a transfer study). Everything is validated before anything runs.
+further training (a transfer study). The optional key `tune` makes the file a tuning study (each
+learner becomes a few trials, fmat/tune.py); `tuned: PATH` gives each learner the settings a tuning
+study chose for it. Everything is validated before anything runs.
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fmat.config import RunConfig, read_yaml, validate
@@ -21,9 +23,10 @@ from fmat.envs.errors import FmatError
 from fmat.envs.scenario import is_known
 from fmat.envs.scenarios import builtin_names
 from fmat.registry import ALGORITHMS, REGISTRY, SECTION, ConfigError
+from fmat.tune import Trial, apply_tuned, check_tune, trial_entries
 
 SWEEP_KEYS = ("algorithms", "scenarios", "seeds")
-OPTIONAL_KEYS = ("transfer",)
+OPTIONAL_KEYS = ("transfer", "tune", "tuned")
 SHARED_KEYS = ("output_dir", "env", "train", "ppo", "dqn", "evaluation")
 
 
@@ -31,6 +34,7 @@ SHARED_KEYS = ("output_dir", "env", "train", "ppo", "dqn", "evaluation")
 class Sweep:
     runs: list[RunConfig]
     transfer: list[str]  # scenarios every trained policy is evaluated on after training
+    trials: list[tuple[Trial, list[RunConfig]]] = field(default_factory=list)  # a tuning file's trials and their runs
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -101,15 +105,27 @@ def expand(data: dict, source: str) -> Sweep:
     entries = _algorithm_entries(data["algorithms"], source)
     scenarios = _scenarios(data["scenarios"], source)
     seeds = _seeds(data["seeds"], source)
+    if "tune" in data and "tuned" in data:
+        raise ConfigError(f"{source}: tune and tuned: a tuning file searches from the defaults; remove `tuned`")
+    if "tuned" in data:
+        entries = apply_tuned(entries, data["tuned"], source)
     base = {k: data[k] for k in SHARED_KEYS if k in data}
-    runs = []
-    for name, overrides in entries:
+
+    def runs_of(name: str, overrides: dict) -> list[RunConfig]:
         # a shared ppo: or dqn: section applies to the learners of its kind only
         own = {k: v for k, v in base.items() if k not in SECTION.values() or SECTION.get(REGISTRY[name].kind) == k}
-        for scenario in scenarios:
-            for seed in seeds:
-                run = _merge(_merge(own, overrides), {"algorithm": name, "scenario": scenario, "seed": seed})
-                runs.append(validate(run, f"{source} [{name} on {scenario}, seed {seed}]"))
+        return [validate(_merge(_merge(own, overrides), {"algorithm": name, "scenario": scenario, "seed": seed}),
+                         f"{source} [{name} on {scenario}, seed {seed}]")
+                for scenario in scenarios for seed in seeds]
+
+    trials = []
+    if "tune" in data:
+        tune = check_tune(data["tune"], source)
+        trials = [(trial, runs_of(trial.algorithm, overrides))
+                  for trial, overrides in trial_entries(entries, tune, data.get("output_dir", "runs"), source)]
+        runs = [run for _, trial_runs in trials for run in trial_runs]
+    else:
+        runs = [run for name, overrides in entries for run in runs_of(name, overrides)]
     # one algorithm may appear twice (say with two observation layouts) if each has its own output_dir
     names = [str(r.run_dir) for r in runs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -117,7 +133,7 @@ def expand(data: dict, source: str) -> Sweep:
         raise ConfigError(f"{source}: algorithms/scenarios/seeds repeat a run: {duplicates[0]}; give repeated "
                           "algorithms their own output_dir")
     transfer = _scenarios(data["transfer"], source, "transfer") if "transfer" in data else []
-    return Sweep(runs, transfer)
+    return Sweep(runs, transfer, trials)
 
 
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
