@@ -78,7 +78,7 @@ def is_known(name: str) -> bool:
 
 
 def get_scenario(name: str, **options) -> Scenario:
-    """Resolve a scenario name. `options` (demand, lanes, length, route_seed) apply to grid-RxC.
+    """Resolve a scenario name. `options` (demand, lanes, length, route_seed) apply to grid-RxC and rush-RxC.
 
     Raises UnknownScenarioError listing the close matches.
     """
@@ -91,7 +91,7 @@ def get_scenario(name: str, **options) -> Scenario:
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise UnknownScenarioError(
-        f"unknown scenario {name!r}: {hint}run `fmat scenarios` for the list (grids are grid-RxC, e.g. grid-10x10)"
+        f"unknown scenario {name!r}: {hint}run `fmat scenarios` for the list (grids are grid-RxC or rush-RxC, e.g. grid-10x10)"
     )
 
 

@@ -232,7 +232,7 @@ class UserSource:
 
     def scenario(self, name: str, **options) -> Scenario:
         if options:
-            raise InvalidOptionError(f"options {sorted(options)} only apply to synthetic grid-RxC scenarios, not {name}")
+            raise InvalidOptionError(f"options {sorted(options)} only apply to synthetic grid-RxC and rush-RxC scenarios, not {name}")
         return load_user(name)
 
     def names(self) -> list[str]:

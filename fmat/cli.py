@@ -22,6 +22,7 @@ def cmd_scenarios(args: argparse.Namespace) -> None:
         sc = resco_scenario(name)
         print(f"{name:<14}{sc.signals:>8}  {sc.source} (window {sc.begin:g}-{sc.end:g} s, delta {sc.delta:g} s, yellow {sc.yellow:g} s)")
     print(f"{'grid-RxC':<14}{'R*C':>8}  synthetic, generated on first use with netgenerate + randomTrips (e.g. grid-10x10)")
+    print(f"{'rush-RxC':<14}{'R*C':>8}  synthetic, protected left turns (4 green phases) and a rush hour on alternating axes")
     from fmat.envs.user_scenarios import load_user, user_names
 
     for name in user_names():

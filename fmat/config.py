@@ -47,7 +47,7 @@ class EnvConfig(Strict):
         if not GRID_PATTERN.match(scenario):
             for key in ("demand", "lanes", "route_seed"):
                 if key in opts:
-                    raise ConfigError(f"env.{key}: only applies to synthetic grid-RxC scenarios, not {scenario}")
+                    raise ConfigError(f"env.{key}: only applies to synthetic grid-RxC and rush-RxC scenarios, not {scenario}")
         return opts
 
 

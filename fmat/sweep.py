@@ -78,7 +78,7 @@ def _scenarios(value, source: str, key: str = "scenarios") -> list[str]:
         if not known:
             raise ConfigError(
                 f"{source}: {key}[{i}]: unknown scenario {name!r}; allowed: {', '.join(builtin_names())}, "
-                "grid-RxC or a name added with `fmat scenario add`"
+                "grid-RxC, rush-RxC or a name added with `fmat scenario add`"
             )
     return list(value)
 

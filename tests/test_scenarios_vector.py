@@ -14,7 +14,7 @@ def test_cli_lists_resco_maps_and_grids():
     rows = {line.split()[0]: line.split()[1] for line in out.strip().splitlines()[1:]}
     assert list(rows)[:8] == RESCO
     assert rows["ingolstadt21"] == "21" and rows["cologne8"] == "8"
-    assert "grid-RxC" in rows
+    assert "grid-RxC" in rows and "rush-RxC" in rows
 
 
 def test_every_resco_map_builds_with_its_preset():
@@ -36,6 +36,30 @@ def test_grid_generation_is_cached_and_configurable():
     env = make_env("grid-2x3")
     assert len(env.possible_agents) == 6
     env.close()
+
+
+def test_rush_grid_has_protected_lefts_and_moving_peaks():
+    import xml.etree.ElementTree as ET
+
+    from fmat.envs.generators import fringe_edges
+
+    sc = get_scenario("rush-3x2")
+    assert get_scenario("rush-3x2").routes == sc.routes != get_scenario("grid-3x2").routes   # cached; its own demand
+    env = make_env("rush-3x2")
+    assert len(env.possible_agents) == 6
+    assert all(s.n_phases == 4 for s in env.network.signals)                               # through + protected left, per axis
+    env.close()
+    entries, exits = fringe_edges(sc.net)
+    assert {k: len(v) for k, v in entries.items()} == {"west": 3, "east": 3, "south": 2, "north": 2} == {k: len(v) for k, v in exits.items()}
+    sixth = {("west", "east"): [0] * 6, ("south", "north"): [0] * 6}
+    side = {e: s for s, edges in entries.items() for e in edges} | {e: s for s, edges in exits.items() for e in edges}
+    for vehicle in ET.parse(sc.routes[0]).getroot().iter("vehicle"):
+        edges = vehicle.find("route").get("edges").split()
+        key = (side[edges[0]], side[edges[-1]])
+        if key in sixth:
+            sixth[key][int(float(vehicle.get("depart")) // 600)] += 1
+    we, sn = sixth[("west", "east")], sixth[("south", "north")]
+    assert we[1] > 3 * we[4] and sn[4] > 3 * sn[1]                       # west-east peaks early, south-north late
 
 
 def test_grid_32x32_has_1024_agents():
