@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Rebuild the second edition's RESCO tables and figure from the committed run files.
+# Run from the repository root: bash results/resco/regenerate.sh
+set -euo pipefail
+runs=results/resco/runs
+out=results/resco
+# headline: greedy final-policy evaluation, RESCO's published delays beside ours (labelled as theirs)
+fmat table $runs --with-resco --out $out/delay.md
+fmat table $runs --with-resco --format csv --out $out/delay.csv
+# the PPO learners' sampled evaluation (the others act the same way in both)
+fmat table $runs --eval sampled --out $out/delay_sampled.md
+fmat table $runs --eval sampled --format csv --out $out/delay_sampled.csv
+for metric in travel_time waiting_time throughput; do
+  fmat table $runs --metric $metric --out $out/$metric.md
+  fmat table $runs --metric $metric --format csv --out $out/$metric.csv
+done
+fmat plot $runs --out $out/curves.png --log-y
