@@ -5,6 +5,11 @@ One row per algorithm and training map. The first column is the policy on its ow
 file with a `transfer` list, with the same evaluation settings. A cell is the mean over seeds with a
 95% bootstrap confidence interval and the number of seeds. An algorithm whose weights depend on the
 number of agents shows "not applicable" off its own map, and the note says why.
+
+Beside the zero-shot rows, each algorithm gets a row "each target" when the collected runs include
+the same algorithm trained on a target map (for example `fmat table --transfer results/transfer/runs
+results/resco/runs`): each cell is then that learner trained there, the reference a zero-shot
+policy is read against. A run found under two roots (same algorithm, map and seed) counts once.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from fmat.registry import LEARNERS
 from fmat.report import LOWER_IS_BETTER, ROW_ORDER, UNITS, Cell, Run, cell_text, latex, markdown, ordered
 
 OWN = "own map"
+ON_TARGET = "each target"  # the "trained on" of the row holding each learner trained on the target map itself
 
 
 def _values(run: Run, metric: str) -> dict[str, float]:
@@ -48,22 +54,45 @@ def _evaluations(runs: list[Run]) -> list[str]:
 
 
 def build(runs: list[Run], metric: str, statistic: str):
-    """Rows (algorithm, training map), target columns, and cells keyed by (algorithm, training map, target)."""
+    """Rows (algorithm, training map), target columns, cells keyed by (algorithm, training map, target),
+    and the runs those cells come from."""
     if metric not in LOWER_IS_BETTER or metric == "episode_seconds":
         raise FmatError(f"unknown metric {metric!r} for a transfer table; choose one of "
                         f"{', '.join(m for m in LOWER_IS_BETTER if m != 'episode_seconds')}")
-    runs = [r for r in runs if r.algorithm in LEARNERS]
+    runs = _unique([r for r in runs if r.algorithm in LEARNERS])
     if not runs:
-        raise FmatError("no trained policies (f-MAT, MAT, MAPPO, IPPO) among the runs; a transfer table needs learners")
+        raise FmatError("no trained policies among the runs; a transfer table needs learners")
     cells: dict[tuple[str, str, str], Cell] = {}
     for run in runs:
         for target, value in _values(run, metric).items():
             cells.setdefault((run.name, run.scenario, target), Cell([], statistic)).values.append(value)
-    trained_on = ordered({r.scenario for r in runs}, builtin_names())
-    rows = [(a, s) for a in ordered({r.name for r in runs}, ROW_ORDER) for s in trained_on
-            if any(r.name == a and r.scenario == s for r in runs)]
-    targets = ordered({t for (_, s, t) in cells if t != s}, builtin_names())
-    return rows, targets, cells
+    # training maps are those some policy was evaluated away from; with no transfer evaluations yet,
+    # every map is one (a study in progress still shows its own-map figures)
+    maps = {r.scenario for r in runs if r.files.transfers()} or {r.scenario for r in runs}
+    sources = {(r.name, r.scenario) for r in runs if r.scenario in maps}
+    trained_on = ordered({s for _, s in sources}, builtin_names())
+    algorithms = ordered({a for a, _ in sources}, ROW_ORDER)
+    targets = ordered({t for (a, s, t) in cells if t != s and (a, s) in sources}, builtin_names())
+    rows = []
+    for a in algorithms:
+        rows += [(a, s) for s in trained_on if (a, s) in sources]
+        for t in targets:
+            if (a, t, t) in cells:
+                cells[(a, ON_TARGET, t)] = cells[(a, t, t)]
+        if any((a, ON_TARGET, t) in cells for t in targets):
+            rows.append((a, ON_TARGET))
+    used = [r for r in runs if (r.name, r.scenario) in sources or (r.name in algorithms and r.scenario in targets)]
+    return rows, targets, cells, used
+
+
+def _unique(runs: list[Run]) -> list[Run]:
+    """One run per (algorithm, map, seed), preferring the copy that holds transfer evaluations."""
+    best: dict[tuple[str, str, int], Run] = {}
+    for r in runs:
+        key = (r.name, r.scenario, r.seed)
+        if key not in best or (r.files.transfers() and not best[key].files.transfers()):
+            best[key] = r
+    return list(best.values())
 
 
 def _blockers(runs: list[Run]) -> dict[str, str | None]:
@@ -77,18 +106,21 @@ def _blockers(runs: list[Run]) -> dict[str, str | None]:
 def _text(cells, blockers, algorithm: str, trained_on: str, target: str) -> str:
     if target == trained_on:
         return "—"
+    if trained_on == ON_TARGET:
+        return cell_text(cells.get((algorithm, ON_TARGET, target)))
     if blockers.get(algorithm):
         return "not applicable"
     return cell_text(cells.get((algorithm, trained_on, target)))
 
 
 def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean") -> str:
-    rows, targets, cells = build(runs, metric, statistic)
+    rows, targets, cells, runs = build(runs, metric, statistic)
     blockers = _blockers(runs)
     if fmt == "csv":
         return _csv(rows, targets, cells, blockers, metric, statistic)
     header = ["algorithm", "trained on", OWN, *targets]
-    table = [[a, s, cell_text(cells.get((a, s, s))), *(_text(cells, blockers, a, s, t) for t in targets)] for a, s in rows]
+    table = [[a, s, "—" if s == ON_TARGET else cell_text(cells.get((a, s, s))), *(_text(cells, blockers, a, s, t) for t in targets)]
+             for a, s in rows]
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     stat = "mean" if statistic == "mean" else "interquartile mean"
     blocked = {}  # reason -> algorithms, so algorithms sharing a reason share one sentence
@@ -97,7 +129,9 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
             blocked.setdefault(why, []).append(f"{a}'s")
     note = (f"{metric}{unit}, {'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better. Each policy is evaluated "
             f"with no further training ({'; '.join(_evaluations(runs)) or 'no evaluations yet'}); '{OWN}' is the same "
-            f"policy on the map it was trained on, and '—' marks that map among the targets. Cells: {stat} over seeds "
+            f"policy on the map it was trained on, and '—' marks that map among the targets. "
+            + (f"Rows '{ON_TARGET}': the same learner trained on that column's map. " if any(s == ON_TARGET for _, s in rows) else "")
+            + f"Cells: {stat} over seeds "
             "[95% percentile-bootstrap CI] (number of seeds). " + _compute(runs))
     if blocked:
         note += " Not applicable: " + "; ".join(f"{' and '.join(names)} {why}" for why, names in blocked.items()) + "."
@@ -109,9 +143,9 @@ def _csv(rows, targets, cells, blockers, metric, statistic) -> str:
     writer = csv.writer(buf)
     writer.writerow(["algorithm", "trained_on", "scenario", "metric", "statistic", "value", "ci_low", "ci_high", "seeds"])
     for a, s in rows:
-        for target in [s, *targets]:
+        for target in targets if s == ON_TARGET else [s, *targets]:
             cell = cells.get((a, s, target))
-            if target != s and blockers.get(a):
+            if target != s and s != ON_TARGET and blockers.get(a):
                 writer.writerow([a, s, target, metric, statistic, "not applicable", "", "", 0])
             elif cell is None:
                 writer.writerow([a, s, target, metric, statistic, "missing", "", "", 0])

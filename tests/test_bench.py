@@ -284,6 +284,24 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     note = transfer_table.render(collect([str(runs)])).splitlines()[-1]
     assert note.count("agent-id one-hot") == 1 and "mappo's and ippo's input layers" in note, note
 
+    # the same learner trained on the target map, from another root, sits beside the zero-shot row;
+    # a run found under both roots counts once
+    reference = tmp_path / "reference"
+    shutil.copytree(runs / "cologne3__fmat__s0", reference / "cologne3__fmat__s0")
+    target_run = reference / "cologne1__fmat__s0"
+    shutil.copytree(runs / "cologne3__fmat__s0", target_run, ignore=shutil.ignore_patterns("transfer"))
+    (target_run / "config.yaml").write_text((target_run / "config.yaml").read_text().replace("scenario: cologne3", "scenario: cologne1"))
+    evaluation = json.loads((target_run / "eval.json").read_text())
+    for mean in [evaluation["mean"], *(m["mean"] for m in evaluation.get("modes", {}).values())]:
+        mean["delay"] = 7.0
+    (target_run / "eval.json").write_text(json.dumps(evaluation))
+    table = transfer_table.render(collect([str(runs), str(reference)]))
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[2:] if line.startswith("| fmat")]
+    assert rows[1][:4] == ["fmat", "each target", "—", "7.0 [7.0, 7.0] (1)"], rows
+    assert rows[0][2] == f"{own:.1f} [{own:.1f}, {own:.1f}] (1)"  # not counted twice
+    assert "Rows 'each target'" in table and "fmat,each target,cologne1,delay,mean,7.0000" in transfer_table.render(
+        collect([str(runs), str(reference)]), fmt="csv")
+
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("experiments/*.yaml")), ids=lambda p: p.name)
 def test_shipped_experiment_files_are_valid(path):
