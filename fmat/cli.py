@@ -206,7 +206,8 @@ def cmd_table(args: argparse.Namespace) -> None:
 
         text = transfer_table.render(collect(args.run_roots, **_subset(args)), metric=args.metric, fmt=args.format, statistic=statistic)
     else:
-        source = "best" if args.best_episode else "last" if args.last_episodes else "final"
+        source = ("best" if args.best_episode else "last" if args.last_episodes
+                  else "median" if args.episode_median else "final")
         text = render(collect(args.run_roots, **_subset(args)), metric=args.metric, fmt=args.format, statistic=statistic,
                       source=source, last=args.last_episodes or 0, with_resco=args.with_resco, mode=args.eval)
     if args.out:
@@ -345,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["md", "csv", "latex"], default="md")
     p.add_argument("--iqm", action="store_true", help="interquartile mean over seeds instead of the mean")
     source = p.add_mutually_exclusive_group()
+    source.add_argument("--episode-median", action="store_true",
+                        help="median over each run's final-evaluation episodes instead of their mean")
     source.add_argument("--best-episode", action="store_true", help="best training episode instead of final-policy evaluation (RESCO's way)")
     source.add_argument("--last-episodes", type=positive_int, metavar="K",
                         help="mean of each run's last K training episodes instead of final-policy evaluation")

@@ -33,7 +33,7 @@ LOWER_IS_BETTER = {"delay": True, "travel_time": True, "waiting_time": True, "qu
                    "throughput": False, "return": False, "episode_seconds": True}
 UNITS = {"delay": "s", "travel_time": "s", "waiting_time": "s", "queue": "vehicles", "teleports": "vehicles",
          "throughput": "vehicles", "return": "", "episode_seconds": "s"}
-SOURCES = ("final", "best", "last")
+SOURCES = ("final", "median", "best", "last")
 
 
 @dataclass
@@ -81,6 +81,15 @@ class Run:
         text = str(evaluation.get("evaluation", ""))
         deterministic = not REGISTRY[self.algorithm].samples if self.algorithm in REGISTRY else False
         return evaluation["mean"] if deterministic or f"{mode} actions" in text else None
+
+    def final_episodes(self, mode: str = "greedy") -> list[dict]:
+        """Per-episode metrics of the final evaluation that final(mode) averages ([] if none)."""
+        if self.final(mode) is None:
+            return []
+        evaluation = self.files.evaluation()
+        if isinstance(evaluation.get("modes"), dict) and mode in evaluation["modes"]:
+            return evaluation["modes"][mode].get("episodes") or []
+        return evaluation.get("episodes") or []
 
     def done(self) -> dict | None:
         return self.files.done()
@@ -156,6 +165,9 @@ def _value(run: Run, metric: str, source: str, last: int, mode: str = "greedy") 
     if source == "final" and metric != "episode_seconds":
         final = run.final(mode)
         return None if final is None or metric not in final else float(final[metric])
+    if source == "median" and metric != "episode_seconds":
+        values = [e[metric] for e in run.final_episodes(mode) if metric in e]
+        return float(np.median(values)) if values else None
     # An unfinished run's curve (or its rate so far) would mix budgets, and would let a
     # half-trained run that was committed by mistake change a committed table.
     if run.done() is None:
@@ -179,6 +191,8 @@ EVAL_MODES = ("greedy", "sampled")
 def describe_source(source: str, last: int, mode: str = "greedy") -> str:
     return {"final": f"final-policy evaluation (eval.json), {mode} actions (controllers and value-based learners act "
                      "deterministically either way)",
+            "median": f"median over each run's final-evaluation episodes (eval.json), {mode} actions; "
+                      "a rare episode that gridlocks moves it little",
             "best": "best training episode (metrics.csv), as RESCO reported",
             "last": f"mean of the last {last} training episodes (metrics.csv; actions sampled from the policy)"}[source]
 
@@ -281,7 +295,7 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     algorithms, scenarios, cells, ranks = build(runs, metric, statistic, source, last, mode)
     lower = LOWER_IS_BETTER[metric]
     if fmt == "csv":
-        return _csv(algorithms, scenarios, cells, ranks, metric, statistic, source if source != "final" or mode == "greedy" else "final-sampled",
+        return _csv(algorithms, scenarios, cells, ranks, metric, statistic, source if source not in ("final", "median") or mode == "greedy" else f"{source}-sampled",
                     with_resco)
     comparable = _comparable(cells)
     best = {s: _best(comparable, algorithms, s, lower) for s in scenarios}

@@ -195,6 +195,27 @@ def test_table_sampled_evaluation_and_two_layouts(tmp_path):
     assert collect([str(old.parent)])[0].name == "ippo"  # one layout: plain names
 
 
+def test_table_episode_median_resists_one_gridlocked_episode(tmp_path):
+    """--episode-median: each run's median over its evaluation episodes, per mode, so one gridlocked
+    episode in ten does not decide the cell; the mean table still shows it."""
+    run = fake_run(tmp_path, "fmat", "cologne3", 0, 0.0)
+    greedy = [20.0] * 9 + [650.0]
+    modes = {"greedy": {"mean": {"delay": sum(greedy) / 10}, "episodes": [{"delay": d} for d in greedy]},
+             "sampled": {"mean": {"delay": 22.0}, "episodes": [{"delay": d} for d in (21.0, 22.0, 23.0)]}}
+    (run / "eval.json").write_text(json.dumps({"mean": modes["greedy"]["mean"], "modes": modes,
+                                               "evaluation": "final policy, greedy actions"}))
+    controller = fake_run(tmp_path, "greedy", "cologne3", 0, 0.0)
+    (controller / "eval.json").write_text(json.dumps({"mean": {"delay": 24.0}, "evaluation": "final policy, greedy actions",
+                                                      "episodes": [{"delay": d} for d in (18.0, 19.0, 35.0)]}))
+    runs = collect([str(tmp_path)])
+    assert "| fmat | 83.0 [83.0, 83.0] (1) |" in render(runs)
+    median = render(runs, source="median")
+    assert "| fmat | 20.0 [20.0, 20.0] (1) |" in median and "| greedy | **19.0 [19.0, 19.0] (1)** |" in median
+    assert "median over each run's final-evaluation episodes" in median
+    assert "| fmat | 22.0 [22.0, 22.0] (1) |" in render(runs, source="median", mode="sampled")
+    assert "fmat,cologne3,delay,median-sampled,mean,22.0000" in render(runs, source="median", mode="sampled", fmt="csv")
+
+
 def test_iqm_and_bootstrap_by_hand():
     assert iqm([1, 2, 3, 4]) == pytest.approx(2.5)
     assert iqm([4, 1, 100, 2, 3, 3, 2, 0]) == pytest.approx(2.5)  # middle four of 0 1 2 2 3 3 4 100

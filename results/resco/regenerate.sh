@@ -10,6 +10,9 @@ fmat table $runs --with-resco --format csv --out $out/delay.csv
 # the PPO learners' sampled evaluation (the others act the same way in both)
 fmat table $runs --eval sampled --out $out/delay_sampled.md
 fmat table $runs --eval sampled --format csv --out $out/delay_sampled.csv
+# each run's median over its 10 evaluation episodes: one gridlocked episode cannot decide a cell
+fmat table $runs --episode-median --out $out/delay_median.md
+fmat table $runs --episode-median --format csv --out $out/delay_median.csv
 for metric in travel_time waiting_time throughput; do
   fmat table $runs --metric $metric --out $out/$metric.md
   fmat table $runs --metric $metric --format csv --out $out/$metric.csv
