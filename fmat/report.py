@@ -18,6 +18,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,11 @@ class Run:
     @property
     def files(self) -> RunDir:
         return RunDir(self.path)
+
+    @cached_property
+    def transfers(self) -> dict[str, dict]:
+        """Scenario -> transfer evaluation; read once, since a transfer table consults it several times."""
+        return self.files.transfers()
 
     def curve(self) -> list[dict]:
         return self.files.metrics()

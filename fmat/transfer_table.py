@@ -31,7 +31,7 @@ def _values(run: Run, metric: str) -> dict[str, float]:
     final = run.final()
     if final and metric in final:
         out[run.scenario] = float(final[metric])
-    for target, result in run.files.transfers().items():
+    for target, result in run.transfers.items():
         if metric in result["mean"]:
             out[target] = float(result["mean"][metric])
     return out
@@ -39,7 +39,7 @@ def _values(run: Run, metric: str) -> dict[str, float]:
 
 def _compute(runs: list[Run]) -> str:
     """Training and transfer-evaluation wall time; evaluation files written before fmat recorded it lack it."""
-    seconds = [result.get("wall_seconds") for r in runs for result in r.files.transfers().values()]
+    seconds = [result.get("wall_seconds") for r in runs for result in r.transfers.values()]
     timed = [s for s in seconds if s is not None]
     text = f"{len(runs)} runs, {sum(r.compute_seconds() for r in runs) / 3600:.2f} h of training wall time"
     if timed:
@@ -68,7 +68,7 @@ def build(runs: list[Run], metric: str, statistic: str):
             cells.setdefault((run.name, run.scenario, target), Cell([], statistic)).values.append(value)
     # training maps are those some policy was evaluated away from; with no transfer evaluations yet,
     # every map is one (a study in progress still shows its own-map figures)
-    maps = {r.scenario for r in runs if r.files.transfers()} or {r.scenario for r in runs}
+    maps = {r.scenario for r in runs if r.transfers} or {r.scenario for r in runs}
     sources = {(r.name, r.scenario) for r in runs if r.scenario in maps}
     trained_on = ordered({s for _, s in sources}, builtin_names())
     algorithms = ordered({a for a, _ in sources}, ROW_ORDER)
@@ -90,7 +90,7 @@ def _unique(runs: list[Run]) -> list[Run]:
     best: dict[tuple[str, str, int], Run] = {}
     for r in runs:
         key = (r.name, r.scenario, r.seed)
-        if key not in best or (r.files.transfers() and not best[key].files.transfers()):
+        if key not in best or (r.transfers and not best[key].transfers):
             best[key] = r
     return list(best.values())
 
