@@ -58,9 +58,14 @@ class Run:
     def files(self) -> RunDir:
         return RunDir(self.path)
 
+    # read once: a table consults a run's evaluation files several times
+    @cached_property
+    def evaluation(self) -> dict | None:
+        return self.files.evaluation()
+
     @cached_property
     def transfers(self) -> dict[str, dict]:
-        """Scenario -> transfer evaluation; read once, since a transfer table consults it several times."""
+        """Scenario -> transfer evaluation."""
         return self.files.transfers()
 
     def curve(self) -> list[dict]:
@@ -79,7 +84,7 @@ class Run:
         """Mean metrics of the final evaluation with greedy or sampled actions (None if not recorded).
         Controllers and value-based learners act deterministically, so either mode is their one
         evaluation."""
-        evaluation = self.files.evaluation()
+        evaluation = self.evaluation
         if not evaluation:
             return None
         if isinstance(evaluation.get("modes"), dict) and mode in evaluation["modes"]:
@@ -92,7 +97,7 @@ class Run:
         """Per-episode metrics of the final evaluation that final(mode) averages ([] if none)."""
         if self.final(mode) is None:
             return []
-        evaluation = self.files.evaluation()
+        evaluation = self.evaluation
         if isinstance(evaluation.get("modes"), dict) and mode in evaluation["modes"]:
             return evaluation["modes"][mode].get("episodes") or []
         return evaluation.get("episodes") or []

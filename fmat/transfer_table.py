@@ -50,7 +50,7 @@ def _compute(runs: list[Run]) -> str:
 
 
 def _evaluations(runs: list[Run]) -> list[str]:
-    return sorted({e.get("evaluation", "?") for e in (r.files.evaluation() for r in runs) if e})
+    return sorted({e.get("evaluation", "?") for e in (r.evaluation for r in runs) if e})
 
 
 def build(runs: list[Run], metric: str, statistic: str):
