@@ -115,6 +115,8 @@ def _launch(tasks: dict[str, Task], result: SweepResult, label: str, launcher: s
     def on_event(name: str, status: str, message: str) -> None:
         if status == "done":
             result.done.append(name)
+        elif status == "skipped":
+            result.skipped.append(name)
         elif status == "busy":
             result.busy.append(name)
         elif status == "failed":

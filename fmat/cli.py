@@ -75,6 +75,7 @@ def cmd_perf_env(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from fmat.config import load_config
     from fmat.rundir import RunDir
+    from fmat.launchers import FINISHED_MARK
     from fmat.train import check_run, is_done, train
 
     cfg = load_config(args.config, args.set)
@@ -84,8 +85,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise FmatError(f"{args.config}: {exc}") from None
     finished_before = args.resume and is_done(cfg)
     run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
-    print(f"{run_dir} had already finished this budget; nothing to do (raise train.episodes to go on)"
-          if finished_before else f"run written to {run_dir}")
+    if finished_before:  # on stderr, where a sweep's launcher looks for FINISHED_MARK
+        print(f"{run_dir} {FINISHED_MARK}; nothing to do (raise train.episodes to go on)", file=sys.stderr)
+    else:
+        print(f"run written to {run_dir}")
     files = RunDir(run_dir)
     stopped = files.done().get("over_budget")
     if stopped:

@@ -16,6 +16,7 @@ from typing import Callable
 from fmat.envs.errors import FmatError
 
 BUSY_MARK = "being trained by another process"
+FINISHED_MARK = "had already finished this budget"  # another sweep finished the run after this one listed it
 
 
 @dataclass(frozen=True)
@@ -30,19 +31,19 @@ def train_task(run) -> Task:
 
 
 def run_command(task: Task) -> tuple[str, str]:
-    """Run one task; returns (status, message) with status done, busy or failed."""
+    """Run one task; returns (status, message) with status done, skipped, busy or failed."""
     Path(task.log).parent.mkdir(parents=True, exist_ok=True)
     with open(task.log, "a") as log:
         proc = subprocess.run([sys.executable, "-m", "fmat.cli", *task.args], stdout=log, stderr=subprocess.PIPE, text=True)
         log.write(proc.stderr)
     if proc.returncode == 0:
-        return "done", ""
+        return ("skipped" if FINISHED_MARK in proc.stderr else "done"), ""
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     message = lines[-1] if lines else f"exit code {proc.returncode}"
     return ("busy" if BUSY_MARK in message else "failed"), message
 
 
-Event = Callable[[str, str, str], None]  # (run name, status, message); status started|done|busy|failed
+Event = Callable[[str, str, str], None]  # (run name, status, message); status started|done|skipped|busy|failed
 
 
 def run_local(tasks: dict[str, Task], workers: int, on_event: Event) -> None:

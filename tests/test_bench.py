@@ -98,6 +98,19 @@ def test_killed_sweep_rerun_completes(tmp_path):
         assert [r["episode"] for r in rows(run_dir)] == ["0", "1"]  # nothing lost or repeated
 
 
+def test_run_finished_by_another_sweep_after_listing_counts_as_skipped(tmp_path):
+    from fmat.launchers import run_command, train_task
+    from fmat.rundir import RunDir
+    from fmat.sweep import load_sweep
+
+    path = write_sweep(tmp_path, algorithms=["max_pressure"], seeds=[0])
+    [cfg] = load_sweep(path).runs
+    listed = RunDir(cfg.run_dir)
+    listed.write_sweep_config(cfg)  # this sweep has listed the run ...
+    assert bench(str(path), workers=1, progress=False).done == [str(cfg.run_dir)]  # ... another one trains it
+    assert run_command(train_task(listed)) == ("skipped", "")
+
+
 def test_two_sweeps_on_one_directory(tmp_path):
     path = write_sweep(tmp_path, algorithms=["max_pressure", "greedy"])
     results = []
@@ -107,6 +120,7 @@ def test_two_sweeps_on_one_directory(tmp_path):
     for t in threads:
         t.join()
     assert not any(r.failed for r in results)
+    assert sum(len(r.done) for r in results) == results[0].total  # each run counted as trained once
     for run_dir in (tmp_path / "runs").iterdir():
         assert (run_dir / "done.json").is_file()
         assert [r["episode"] for r in rows(run_dir)] == ["0"]

@@ -71,7 +71,7 @@ def test_resume_continues_without_lost_or_repeated_episodes(tmp_path):
     same = config(tmp_path / "b", "fmat", "cologne3", episodes=3, rollout_steps=7)
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(same.model_dump()))
     proc = fmat_cli("train", str(tmp_path / "b.yaml"), "--resume", "--quiet")
-    assert proc.returncode == 0 and "already finished this budget; nothing to do" in proc.stdout, proc.stderr
+    assert proc.returncode == 0 and "already finished this budget; nothing to do" in proc.stderr, proc.stderr
     assert (resumed / "eval.json").read_text() == evaluated  # a finished run is left alone
 
 
