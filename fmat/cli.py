@@ -76,16 +76,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     from fmat.config import load_config
     from fmat.rundir import RunDir
     from fmat.launchers import FINISHED_MARK
-    from fmat.train import check_run, is_done, train
+    from fmat.train import check_run, train_run
 
     cfg = load_config(args.config, args.set)
     try:
         check_run(cfg)
     except FmatError as exc:
         raise FmatError(f"{args.config}: {exc}") from None
-    finished_before = args.resume and is_done(cfg)
-    run_dir = train(cfg, resume=args.resume, progress=not args.quiet)
-    if finished_before:  # on stderr, where a sweep's launcher looks for FINISHED_MARK
+    run_dir, already_done = train_run(cfg, resume=args.resume, progress=not args.quiet)
+    if already_done:  # on stderr, where a sweep's launcher looks for FINISHED_MARK
         print(f"{run_dir} {FINISHED_MARK}; nothing to do (raise train.episodes to go on)", file=sys.stderr)
     else:
         print(f"run written to {run_dir}")

@@ -15,6 +15,7 @@ import fcntl
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 
 from fmat import atomic, checkpoint, runner
@@ -96,8 +97,19 @@ def check_run(cfg: RunConfig) -> None:
     check_env(cfg.scenario, **cfg.env.options(cfg.scenario))
 
 
+class Trained(NamedTuple):
+    run_dir: Path
+    already_done: bool  # a resumed run had reached this budget before: nothing was trained
+
+
 def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train (or, for a classical controller, run) and evaluate; returns the run directory."""
+    return train_run(cfg, resume, progress).run_dir
+
+
+def train_run(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Trained:
+    """`train`, also saying whether the run was already finished, as decided under the run's lock
+    (a check before taking it could miss a run that another sweep finishes in between)."""
     check_run(cfg)
     lock = RunLock(cfg.run_dir)
     try:
@@ -106,10 +118,10 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         lock.release()
 
 
-def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
+def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Trained:
     run_dir, state, already_done = prepare_run_dir(cfg, resume)
     if already_done:
-        return run_dir
+        return Trained(run_dir, already_done=True)
     start = state["episode"] if state else 0
     budget = episode_budget(cfg, decisions_per_episode(_scenario(cfg)))
     log = RunLog(run_dir, keep_episodes=start)
@@ -134,7 +146,7 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
         result = evaluate(run_dir, episodes=cfg.evaluation.episodes, both=True)
         files.write_evaluation(result)
     files.write_done(done)
-    return run_dir
+    return Trained(run_dir, already_done=False)
 
 
 def finished(cfg: RunConfig) -> dict | None:

@@ -13,7 +13,7 @@ from fmat.config import validate
 from fmat.envs.errors import FmatError
 from fmat.evaluate import NotApplicableError, evaluate
 from fmat.registry import ALGORITHMS, LEARNERS, ON_POLICY, REGISTRY, transfer_blocker
-from fmat.train import train
+from fmat.train import Trained, train, train_run
 
 SHORT = {"cologne3": {"begin": 25200, "end": 25400}, "grid-3x3": {"end": 200}}
 
@@ -73,6 +73,7 @@ def test_resume_continues_without_lost_or_repeated_episodes(tmp_path):
     proc = fmat_cli("train", str(tmp_path / "b.yaml"), "--resume", "--quiet")
     assert proc.returncode == 0 and "already finished this budget; nothing to do" in proc.stderr, proc.stderr
     assert (resumed / "eval.json").read_text() == evaluated  # a finished run is left alone
+    assert train_run(same, resume=True) == Trained(resumed, already_done=True)  # decided under the run's lock
 
 
 @pytest.mark.parametrize("algorithm", ["idqn", "mplight", "colight"])
