@@ -232,8 +232,13 @@ class Cell:
         return aggregate(self.values, self.statistic)
 
     @property
-    def ci(self) -> tuple[float, float]:
-        return bootstrap_ci(self.values, self.statistic)
+    def ci(self) -> tuple[float, float] | None:
+        """None for a single seed: one value has no spread to show, and [x, x] would read as certainty."""
+        return bootstrap_ci(self.values, self.statistic) if len(self.values) > 1 else None
+
+    def ci_fields(self) -> list[str]:
+        """ci_low and ci_high for a CSV row, empty for a single seed."""
+        return [f"{bound:.4f}" for bound in self.ci] if self.ci else ["", ""]
 
 
 def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", source: str = "final", last: int = 10,
@@ -293,6 +298,8 @@ def cell_text(cell: Cell | None) -> str:
         return "missing"
     if cell.over_budget:
         return cell.over_budget_text()
+    if cell.ci is None:
+        return f"{cell.center:.1f} (1, no interval)"
     low, high = cell.ci
     return f"{cell.center:.1f} [{low:.1f}, {high:.1f}] ({len(cell.values)})"
 
@@ -377,8 +384,7 @@ def _csv(algorithms, scenarios, cells, ranks, metric, statistic, source, with_re
                 writer.writerow([a, s, metric, source, statistic, "over budget", "", "", len(cell.values),
                                  f"{ranks[a]:.3f}", cell.over_budget_text()])
             else:
-                low, high = cell.ci
-                writer.writerow([a, s, metric, source, statistic, f"{cell.center:.4f}", f"{low:.4f}", f"{high:.4f}",
+                writer.writerow([a, s, metric, source, statistic, f"{cell.center:.4f}", *cell.ci_fields(),
                                  len(cell.values), f"{ranks[a]:.3f}"])
     if with_resco:
         for name, *values, _ in resco_published.rows(scenarios):

@@ -150,6 +150,5 @@ def _csv(rows, targets, cells, blockers, metric, statistic) -> str:
             elif cell is None:
                 writer.writerow([a, s, target, metric, statistic, "missing", "", "", 0])
             else:
-                low, high = cell.ci
-                writer.writerow([a, s, target, metric, statistic, f"{cell.center:.4f}", f"{low:.4f}", f"{high:.4f}", len(cell.values)])
+                writer.writerow([a, s, target, metric, statistic, f"{cell.center:.4f}", *cell.ci_fields(), len(cell.values)])
     return buf.getvalue()

@@ -172,9 +172,9 @@ def test_table_numbers_by_hand(tmp_path):
     # mean of 10 and 20 is 15; bootstrap means of 2 values are 10, 15 or 20 with P = 1/4, 1/2, 1/4,
     # so the 2.5% and 97.5% quantiles are exactly 10 and 20
     assert lines["fmat"][0] == "**15.0 [10.0, 20.0] (2)**"
-    assert lines["mat"][0] == "30.0 [30.0, 30.0] (1)"
+    assert lines["mat"][0] == "30.0 (1, no interval)"
     assert lines["greedy"][0] == "missing"
-    assert lines["mat"][1] == "**40.0 [40.0, 40.0] (1)**"
+    assert lines["mat"][1] == "**40.0 (1, no interval)**"
     # ranks: grid4x4 fmat 1, mat 2; cologne1 mat 1, greedy 2, fmat 3
     assert lines["fmat"][2] == "2.00" and lines["mat"][2] == "1.50" and lines["greedy"][2] == "2.00"
     assert "final-policy evaluation" in table
@@ -183,6 +183,7 @@ def test_table_numbers_by_hand(tmp_path):
     csv_text = render(collect([str(tmp_path)]), fmt="csv")
     assert "fmat,grid4x4,delay,final,mean,15.0000,10.0000,20.0000,2" in csv_text
     assert "greedy,grid4x4,delay,final,mean,missing" in csv_text
+    assert "mat,grid4x4,delay,final,mean,30.0000,,,1" in csv_text  # one seed: no interval, not [30, 30]
 
 
 def test_table_sampled_evaluation_and_two_layouts(tmp_path):
@@ -200,9 +201,9 @@ def test_table_sampled_evaluation_and_two_layouts(tmp_path):
     greedy = render(collect([str(tmp_path)]))
     sampled = render(collect([str(tmp_path)]), mode="sampled")
     rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in sampled.splitlines()[2:6]}
-    assert rows == {"fmat (phases)": "**11.0 [11.0, 11.0] (1)**", "fmat (lanes)": "31.0 [31.0, 31.0] (1)",
-                    "ippo (lanes)": "missing", "greedy": "20.0 [20.0, 20.0] (1)"}, sampled
-    assert "| fmat (phases) | **10.0 [10.0, 10.0] (1)** |" in greedy and "ippo (lanes) | 40.0" in greedy
+    assert rows == {"fmat (phases)": "**11.0 (1, no interval)**", "fmat (lanes)": "31.0 (1, no interval)",
+                    "ippo (lanes)": "missing", "greedy": "20.0 (1, no interval)"}, sampled
+    assert "| fmat (phases) | **10.0 (1, no interval)** |" in greedy and "ippo (lanes) | 40.0" in greedy
     assert "sampled actions" in sampled and "greedy actions" in greedy and "observation layout" in greedy
     assert "fmat (lanes),grid4x4,delay,final-sampled,mean,31.0000" in render(collect([str(tmp_path)]), fmt="csv",
                                                                              mode="sampled")
@@ -222,11 +223,11 @@ def test_table_episode_median_resists_one_gridlocked_episode(tmp_path):
     (controller / "eval.json").write_text(json.dumps({"mean": {"delay": 24.0}, "evaluation": "final policy, greedy actions",
                                                       "episodes": [{"delay": d} for d in (18.0, 19.0, 35.0)]}))
     runs = collect([str(tmp_path)])
-    assert "| fmat | 83.0 [83.0, 83.0] (1) |" in render(runs)
+    assert "| fmat | 83.0 (1, no interval) |" in render(runs)
     median = render(runs, source="median")
-    assert "| fmat | 20.0 [20.0, 20.0] (1) |" in median and "| greedy | **19.0 [19.0, 19.0] (1)** |" in median
+    assert "| fmat | 20.0 (1, no interval) |" in median and "| greedy | **19.0 (1, no interval)** |" in median
     assert "median over each run's final-evaluation episodes" in median
-    assert "| fmat | 22.0 [22.0, 22.0] (1) |" in render(runs, source="median", mode="sampled")
+    assert "| fmat | 22.0 (1, no interval) |" in render(runs, source="median", mode="sampled")
     assert "fmat,cologne3,delay,median-sampled,mean,22.0000" in render(runs, source="median", mode="sampled", fmt="csv")
 
 
@@ -274,7 +275,7 @@ def test_table_says_over_budget_with_the_rate(tmp_path):
     table = render(collect([str(tmp_path)]))
     lines = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:5]}
     assert lines["mat"] == ["over budget (2/2 seeds, 110.0 s/episode)", "n/a"]
-    assert lines["fmat"] == ["**50.0 [50.0, 50.0] (1)**", "1.00"] and lines["mappo"][1] == "2.00"
+    assert lines["fmat"] == ["**50.0 (1, no interval)**", "1.00"] and lines["mappo"][1] == "2.00"
     assert "train.time_budget_s (3600 s)" in table
     assert "mat,grid-16x16,delay,final,mean,over budget" in render(collect([str(tmp_path)]), fmt="csv")
     assert "| mat | 2.0 [2.0, 2.0] (2) |" in render(collect([str(tmp_path)]), metric="episode_seconds")
@@ -303,8 +304,7 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     lines = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:4]}
     own = json.loads((runs / "cologne3__fmat__s0" / "eval.json").read_text())["mean"]["delay"]
     assert table.splitlines()[0] == "| algorithm | trained on | own map | cologne1 |"
-    assert lines["fmat"] == ["cologne3", f"{own:.1f} [{own:.1f}, {own:.1f}] (1)",
-                             f"{moved['mean']['delay']:.1f} [{moved['mean']['delay']:.1f}, {moved['mean']['delay']:.1f}] (1)"]
+    assert lines["fmat"] == ["cologne3", f"{own:.1f} (1, no interval)", f"{moved['mean']['delay']:.1f} (1, no interval)"]
     assert lines["mappo"][2] == "not applicable" and "agent-id one-hot" in table
     moved = json.loads((runs / "cologne3__fmat__s0" / "transfer" / "cologne1.json").read_text())
     assert moved["wall_seconds"] > 0
@@ -332,8 +332,8 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     (target_run / "eval.json").write_text(json.dumps(evaluation))
     table = transfer_table.render(collect([str(runs), str(reference)]))
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[2:] if line.startswith("| fmat")]
-    assert rows[1][:4] == ["fmat", "each target", "—", "7.0 [7.0, 7.0] (1)"], rows
-    assert rows[0][2] == f"{own:.1f} [{own:.1f}, {own:.1f}] (1)"  # not counted twice
+    assert rows[1][:4] == ["fmat", "each target", "—", "7.0 (1, no interval)"], rows
+    assert rows[0][2] == f"{own:.1f} (1, no interval)"  # not counted twice
     assert "Rows 'each target'" in table and "fmat,each target,cologne1,delay,mean,7.0000" in transfer_table.render(
         collect([str(runs), str(reference)]), fmt="csv")
 
