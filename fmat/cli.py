@@ -83,7 +83,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         check_run(cfg)
     except FmatError as exc:
         raise FmatError(f"{args.config}: {exc}") from None
-    run_dir, already_done = train_run(cfg, resume=args.resume, progress=not args.quiet)
+    run_dir, already_done = train_run(cfg, resume=args.resume, progress=not args.quiet, checked=True)
     if already_done:  # on stderr, where a sweep's launcher looks for FINISHED_MARK
         print(f"{run_dir} {FINISHED_MARK}; nothing to do (raise train.episodes to go on)", file=sys.stderr)
     else:

@@ -107,10 +107,12 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     return train_run(cfg, resume, progress).run_dir
 
 
-def train_run(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Trained:
+def train_run(cfg: RunConfig, resume: bool = False, progress: bool = True, checked: bool = False) -> Trained:
     """`train`, also saying whether the run was already finished, as decided under the run's lock
-    (a check before taking it could miss a run that another sweep finishes in between)."""
-    check_run(cfg)
+    (a check before taking it could miss a run that another sweep finishes in between). `checked`:
+    the caller has already run `check_run` (it reads the network, so it is not repeated)."""
+    if not checked:
+        check_run(cfg)
     lock = RunLock(cfg.run_dir)
     try:
         return _train_locked(cfg, resume, progress)

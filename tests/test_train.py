@@ -58,7 +58,7 @@ def read_rows(run_dir):
     return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in csv.DictReader(open(run_dir / "metrics.csv"))]
 
 
-def test_resume_continues_without_lost_or_repeated_episodes(tmp_path):
+def test_resume_continues_without_lost_or_repeated_episodes(tmp_path, monkeypatch):
     straight = train(config(tmp_path / "a", "fmat", "cologne3", episodes=3, rollout_steps=7), progress=False)
     first = train(config(tmp_path / "b", "fmat", "cologne3", episodes=1, rollout_steps=7), progress=False)
     with pytest.raises(Exception, match="--resume"):
@@ -74,6 +74,12 @@ def test_resume_continues_without_lost_or_repeated_episodes(tmp_path):
     assert proc.returncode == 0 and "already finished this budget; nothing to do" in proc.stderr, proc.stderr
     assert (resumed / "eval.json").read_text() == evaluated  # a finished run is left alone
     assert train_run(same, resume=True) == Trained(resumed, already_done=True)  # decided under the run's lock
+    import fmat.train
+    from fmat.cli import main
+    checks, real_check = [], fmat.train.check_run
+    monkeypatch.setattr(fmat.train, "check_run", lambda cfg: checks.append(cfg) or real_check(cfg))
+    assert main(["train", str(tmp_path / "b.yaml"), "--resume", "--quiet"]) == 0
+    assert len(checks) == 1  # `fmat train` checks the run (and reads its network) once, not again in train_run
 
 
 @pytest.mark.parametrize("algorithm", ["idqn", "mplight", "colight"])
