@@ -238,7 +238,8 @@ class Cell:
 
     def ci_fields(self) -> list[str]:
         """ci_low and ci_high for a CSV row, empty for a single seed."""
-        return [f"{bound:.4f}" for bound in self.ci] if self.ci else ["", ""]
+        ci = self.ci
+        return [f"{bound:.4f}" for bound in ci] if ci else ["", ""]
 
 
 def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", source: str = "final", last: int = 10,
@@ -298,9 +299,10 @@ def cell_text(cell: Cell | None) -> str:
         return "missing"
     if cell.over_budget:
         return cell.over_budget_text()
-    if cell.ci is None:
+    ci = cell.ci
+    if ci is None:
         return f"{cell.center:.1f} (1, no interval)"
-    low, high = cell.ci
+    low, high = ci
     return f"{cell.center:.1f} [{low:.1f}, {high:.1f}] ({len(cell.values)})"
 
 

@@ -9,6 +9,8 @@ import torch
 import yaml
 
 from fmat import checkpoint
+from fmat import train as train_module
+from fmat.cli import main
 from fmat.config import validate
 from fmat.envs.errors import FmatError
 from fmat.evaluate import NotApplicableError, evaluate
@@ -74,10 +76,8 @@ def test_resume_continues_without_lost_or_repeated_episodes(tmp_path, monkeypatc
     assert proc.returncode == 0 and "already finished this budget; nothing to do" in proc.stderr, proc.stderr
     assert (resumed / "eval.json").read_text() == evaluated  # a finished run is left alone
     assert train_run(same, resume=True) == Trained(resumed, already_done=True)  # decided under the run's lock
-    import fmat.train
-    from fmat.cli import main
-    checks, real_check = [], fmat.train.check_run
-    monkeypatch.setattr(fmat.train, "check_run", lambda cfg: checks.append(cfg) or real_check(cfg))
+    checks, real_check = [], train_module.check_run
+    monkeypatch.setattr(train_module, "check_run", lambda cfg: checks.append(cfg) or real_check(cfg))
     assert main(["train", str(tmp_path / "b.yaml"), "--resume", "--quiet"]) == 0
     assert len(checks) == 1  # `fmat train` checks the run (and reads its network) once, not again in train_run
 
