@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Rebuild the second edition's RESCO tables and figure from the committed run files.
 # Run from the repository root: bash results/resco/regenerate.sh
+# (results/resco_tuned/regenerate.sh runs it on the tuned study: RUNS_DIR OUT_DIR)
 set -euo pipefail
-runs=results/resco/runs
-out=results/resco
+runs=${1:-results/resco/runs}
+out=${2:-results/resco}
 # headline: greedy final-policy evaluation, RESCO's published delays beside ours (labelled as theirs)
 fmat table $runs --with-resco --out $out/delay.md
 fmat table $runs --with-resco --format csv --out $out/delay.csv
