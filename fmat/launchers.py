@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
+import fmat
 from fmat.envs.errors import FmatError
 
 BUSY_MARK = "being trained by another process"
@@ -30,11 +31,20 @@ def train_task(run) -> Task:
     return Task(("train", str(run.sweep_config), "--resume", "--quiet"), str(run.train_log))
 
 
+def fmat_command(args) -> list[str]:
+    """The `fmat` command line for a task, importing the same fmat as this process. (`python -m`
+    would put the working directory first on the path, so a sweep started inside a source checkout
+    would run that checkout's fmat/ folder rather than the installed package.)"""
+    root = str(Path(fmat.__file__).resolve().parent.parent)
+    boot = f"import sys; sys.path.insert(0, {root!r}); from fmat.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", boot, *args]
+
+
 def run_command(task: Task) -> tuple[str, str]:
     """Run one task; returns (status, message) with status done, skipped, busy or failed."""
     Path(task.log).parent.mkdir(parents=True, exist_ok=True)
     with open(task.log, "a") as log:
-        proc = subprocess.run([sys.executable, "-m", "fmat.cli", *task.args], stdout=log, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(fmat_command(task.args), stdout=log, stderr=subprocess.PIPE, text=True)
         log.write(proc.stderr)
     if proc.returncode == 0:
         return ("skipped" if FINISHED_MARK in proc.stderr else "done"), ""

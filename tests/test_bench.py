@@ -111,6 +111,17 @@ def test_run_finished_by_another_sweep_after_listing_counts_as_skipped(tmp_path)
     assert run_command(train_task(listed)) == ("skipped", "")
 
 
+def test_runs_import_the_sweeps_fmat_not_a_checkout_in_the_working_directory(tmp_path, monkeypatch):
+    from fmat.launchers import Task, run_command
+
+    (tmp_path / "fmat").mkdir()  # a checkout whose fmat/ is not the package running this sweep
+    (tmp_path / "fmat" / "__init__.py").write_text("raise ImportError('the checkout was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "scenarios.log"
+    assert run_command(Task(("scenarios",), str(log))) == ("done", "")
+    assert "grid4x4" in log.read_text()
+
+
 def test_two_sweeps_on_one_directory(tmp_path):
     path = write_sweep(tmp_path, algorithms=["max_pressure", "greedy"])
     results = []
