@@ -110,7 +110,7 @@ class Run:
         return (self.done() or {}).get("over_budget")
 
     def machine(self) -> dict | None:
-        """done.json's record of the machine's CPU count and mean load while the run trained."""
+        """done.json's record of the machine that trained the run: CPU count, mean load, CPU and versions."""
         return (self.done() or {}).get("machine")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+import platform
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,6 +25,30 @@ from fmat.envs import check_env, resolve_scenario
 from fmat.envs.errors import FmatError
 from fmat.rundir import RunDir
 from fmat.runner import Progress, RunLog, decisions_per_episode
+
+
+def machine_facts() -> dict:
+    """The CPU and library versions that finished a run. Float results can differ in the last bits
+    across CPUs (MKL picks kernels by CPU), so two runs that should match can be told apart by these."""
+    import torch
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor() or platform.machine())
+    facts = {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__}
+    for package in ("eclipse-sumo", "libsumo"):
+        try:
+            facts[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return facts
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
 
 
 def episode_budget(cfg: RunConfig, decisions_per_episode: int) -> int:
@@ -138,7 +163,7 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Trained:
     done = {"episodes": ckpt["episode"], "env_steps": ckpt["env_steps"], "wall_seconds": ckpt["wall_seconds"]}
     load_sum, samples = ckpt.get("load", (0.0, 0))
     if samples:  # how busy the machine was, so a cost table can say when its seconds were measured on a shared one
-        done["machine"] = {"cpus": os.cpu_count(), "mean_load": round(load_sum / samples, 2)}
+        done["machine"] = {"cpus": os.cpu_count(), "mean_load": round(load_sum / samples, 2), **machine_facts()}
     stopped = over_budget(cfg, ckpt["episode"], budget, ckpt["wall_seconds"])
     if stopped:
         done["over_budget"] = stopped

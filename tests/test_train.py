@@ -168,5 +168,6 @@ def test_time_budget_stops_early_then_a_raised_budget_continues(tmp_path):
     assert done["episodes"] == 3 and "over_budget" not in done and (run_dir / "eval.json").is_file()
     # the load is averaged over all 3 episodes, the one before the resume included
     assert done["machine"]["cpus"] == os.cpu_count() and done["machine"]["mean_load"] >= 0
+    assert done["machine"]["cpu"] and done["machine"]["torch"] == torch.__version__ and "eclipse-sumo" in done["machine"]
     assert checkpoint.load(run_dir / "checkpoint.pt", "max_pressure")["load"][1] == 3
     assert [r["episode"] for r in read_rows(run_dir)] == ["0", "1", "2"]
