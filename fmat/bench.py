@@ -77,16 +77,18 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
         todo[key] = train_task(files)
     _launch(todo, result, "runs", launcher, workers, address, progress)
     if sweep.transfer:
-        evaluations, skipped = transfer_tasks(runs, sweep.transfer)
+        evaluations, skipped = transfer_tasks(runs, sweep.transfer, sweep.transfer_episodes)
         result.transfer = SweepResult(total=len(evaluations) + len(skipped), skipped=skipped)
         _launch(evaluations, result.transfer, "transfer", launcher, workers, address, progress)
     return result
 
 
-def transfer_tasks(runs: list[RunConfig], targets: list[str]) -> tuple[dict[str, Task], list[str]]:
+def transfer_tasks(runs: list[RunConfig], targets: list[str],
+                   episodes: int | None = None) -> tuple[dict[str, Task], list[str]]:
     """Evaluations still to do (name -> task) and those already written, for every finished run of
     a learner that can run on other maps. Runs stopped over their time budget are not evaluated; an
-    evaluation of an earlier training of the run (its done.json differs) is done again."""
+    evaluation of an earlier training of the run (its done.json differs) is done again. Each
+    evaluation runs `episodes` episodes, or the run's own evaluation.episodes."""
     todo, skipped = {}, []
     for cfg in runs:
         done = finished(cfg) if cfg.algorithm in LEARNERS and not transfer_blocker(cfg.algorithm, cfg.model) else None
@@ -102,7 +104,7 @@ def transfer_tasks(runs: list[RunConfig], targets: list[str]) -> tuple[dict[str,
             if earlier is not None and earlier.get("trained") == done:
                 skipped.append(name)
                 continue
-            args = ("evaluate", str(cfg.run_dir), "--scenario", target, "--episodes", str(max(1, cfg.evaluation.episodes)),
+            args = ("evaluate", str(cfg.run_dir), "--scenario", target, "--episodes", str(episodes or max(1, cfg.evaluation.episodes)),
                     "--out", str(out))
             todo[name] = Task(args, str(out.with_suffix(".log")))
     return todo, skipped

@@ -8,7 +8,9 @@ one-key mapping from the name to overrides for that algorithm's runs:
     algorithms: [fmat, {mat: {ppo: {clip: 0.1}}}, max_pressure]
 
 The optional key `transfer` lists scenarios on which every trained policy is then evaluated with no
-further training (a transfer study). The optional key `tune` makes the file a tuning study (each
+further training (a transfer study), each for `evaluation.episodes` episodes unless
+`transfer_episodes` says otherwise (zero-shot cells are many, so a study may afford fewer episodes
+for them than for each policy's own map). The optional key `tune` makes the file a tuning study (each
 learner becomes a few trials, fmat/tune.py); `tuned: PATH` gives each learner the settings a tuning
 study chose for it. Everything is validated before anything runs.
 """
@@ -26,7 +28,7 @@ from fmat.registry import ALGORITHMS, REGISTRY, SECTION, ConfigError
 from fmat.tune import Trial, apply_tuned, check_tune, trial_entries
 
 SWEEP_KEYS = ("algorithms", "scenarios", "seeds")
-OPTIONAL_KEYS = ("transfer", "tune", "tuned")
+OPTIONAL_KEYS = ("transfer", "transfer_episodes", "tune", "tuned")
 SHARED_KEYS = ("output_dir", "env", "train", "ppo", "dqn", "evaluation")
 
 
@@ -35,6 +37,7 @@ class Sweep:
     runs: list[RunConfig]
     transfer: list[str]  # scenarios every trained policy is evaluated on after training
     trials: list[tuple[Trial, list[RunConfig]]] = field(default_factory=list)  # a tuning file's trials and their runs
+    transfer_episodes: int | None = None  # episodes per transfer evaluation; None: each run's evaluation.episodes
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -133,7 +136,15 @@ def expand(data: dict, source: str) -> Sweep:
         raise ConfigError(f"{source}: algorithms/scenarios/seeds repeat a run: {duplicates[0]}; give repeated "
                           "algorithms their own output_dir")
     transfer = _scenarios(data["transfer"], source, "transfer") if "transfer" in data else []
-    return Sweep(runs, transfer, trials)
+    episodes = data.get("transfer_episodes")
+    if episodes is not None:
+        if not transfer:
+            raise ConfigError(f"{source}: transfer_episodes: only a transfer study uses it; "
+                              "add a `transfer` list or remove it")
+        if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+            raise ConfigError(f"{source}: transfer_episodes: expected a whole number of episodes >= 1, "
+                              f"got {episodes!r}")
+    return Sweep(runs, transfer, trials, episodes)
 
 
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:

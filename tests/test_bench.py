@@ -147,6 +147,8 @@ def test_two_sweeps_on_one_directory(tmp_path):
         ({"seeds": "all"}, "seeds"),
         ({"algorithms": [{"mat": {"model": {"width": 3}}}]}, "model.width: unknown key for mat"),
         ({"transfer": ["cologne3", "grid4"]}, "transfer[1]: unknown scenario 'grid4'"),
+        ({"transfer": ["cologne1"], "transfer_episodes": 0}, "transfer_episodes: expected a whole number"),
+        ({"transfer_episodes": 3}, "transfer_episodes: only a transfer study uses it"),
     ],
 )
 def test_bad_sweep_fails_before_any_run(tmp_path, change, message):
@@ -297,12 +299,13 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
 
     pad = {"begin": 25200, "end": 25300, "pad_phases": 4, "pad_lanes": 8}  # one layout fits cologne3 and cologne1
     path = write_sweep(tmp_path, algorithms=["fmat", {"mappo": {"model": {"agent_id": True}}}], scenarios=["cologne3"],
-                       seeds=[0], env=pad, transfer=["cologne3", "cologne1"])
+                       seeds=[0], env=pad, transfer=["cologne3", "cologne1"], transfer_episodes=2)
     result = bench(str(path), workers=2, progress=False)
     assert not result.failed and result.transfer.total == 1 and len(result.transfer.done) == 1, result.transfer
     runs = tmp_path / "runs"
     moved = json.loads((runs / "cologne3__fmat__s0" / "transfer" / "cologne1.json").read_text())
     assert moved["scenario"] == "cologne1" and moved["trained_on"] == "cologne3" and moved["mean"]["delay"] > 0
+    assert len(moved["episodes"]) == 2  # transfer_episodes, not the runs' own evaluation.episodes (1)
     assert not (runs / "cologne3__mappo__s0" / "transfer").exists()
     again = bench(str(path), workers=2, progress=False)
     assert again.transfer.skipped and not again.transfer.done
