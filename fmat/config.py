@@ -199,6 +199,11 @@ def _section(loc) -> type[BaseModel]:
     return model
 
 
+def is_whole(value, minimum: int | None = None) -> bool:
+    """An integer (at least `minimum`) as a YAML value: YAML's true and false are not numbers here."""
+    return isinstance(value, int) and not isinstance(value, bool) and (minimum is None or value >= minimum)
+
+
 def read_yaml(path: Path, what: str, overrides: list[str] = ()) -> dict:
     """A YAML mapping with --set overrides applied; one-line ConfigErrors for a missing or bad file."""
     if not path.is_file():

@@ -20,7 +20,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fmat.config import RunConfig, read_yaml, validate
+from fmat.config import RunConfig, is_whole, read_yaml, validate
 from fmat.envs.errors import FmatError
 from fmat.envs.scenario import is_known
 from fmat.envs.scenarios import builtin_names
@@ -87,9 +87,9 @@ def _scenarios(value, source: str, key: str = "scenarios") -> list[str]:
 
 
 def _seeds(value, source: str) -> list[int]:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if is_whole(value, 1):
         return list(range(value))
-    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+    if isinstance(value, list) and value and all(is_whole(s) for s in value):
         return list(value)
     raise ConfigError(f"{source}: seeds: expected a list of integers (e.g. [0, 1, 2]) or a count (e.g. 3)")
 
@@ -141,7 +141,7 @@ def expand(data: dict, source: str) -> Sweep:
         if not transfer:
             raise ConfigError(f"{source}: transfer_episodes: only a transfer study uses it; "
                               "add a `transfer` list or remove it")
-        if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        if not is_whole(episodes, 1):
             raise ConfigError(f"{source}: transfer_episodes: expected a whole number of episodes >= 1, "
                               f"got {episodes!r}")
     return Sweep(runs, transfer, trials, episodes)

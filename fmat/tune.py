@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from fmat import atomic
-from fmat.config import PPOSection, DQNSection, RunConfig
+from fmat.config import PPOSection, DQNSection, RunConfig, is_whole
 from fmat.files import read_yaml_mapping
 from fmat.registry import LEARNERS, REGISTRY, SECTION, ConfigError
 from fmat.rundir import RunDir
@@ -125,9 +125,9 @@ def check_tune(value, source: str) -> dict:
         if key not in TUNE_KEYS:
             raise ConfigError(f"{source}: tune.{key}: unknown key; allowed: {', '.join(TUNE_KEYS)}")
     trials, seed = value.get("trials"), value.get("seed", 0)
-    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+    if not is_whole(trials, 1):
         raise ConfigError(f"{source}: tune.trials: expected the number of trials per learner, at least 1 (the issue's studies use 6)")
-    if not isinstance(seed, int) or isinstance(seed, bool):
+    if not is_whole(seed):
         raise ConfigError(f"{source}: tune.seed: expected an integer")
     return {"trials": trials, "seed": seed, "space": _check_space(value.get("space"), source)}
 
