@@ -6,6 +6,8 @@
 - Each run holds a lock on its directory, so two sweeps on one directory never write the same run.
 - With a `transfer` list, every finished policy that can run on other maps is then evaluated on
   each listed scenario into RUN/transfer/SCENARIO.json; evaluations already written are skipped.
+  A finished run whose checkpoint is gone (a clone keeps only the small files) stops the sweep
+  before any work, with one line saying which runs and what to do.
 """
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
             check_env(target)
         except FmatError as exc:
             raise FmatError(f"{path}: transfer: {target}: {exc}") from None
+    _check_checkpoints(runs, sweep.transfer, path)
     workers = workers or default_workers()
     result = SweepResult(total=len(runs))
     todo: dict[str, Task] = {}
@@ -83,30 +86,48 @@ def bench(path: str, overrides: list[str] = (), launcher: str = "local", workers
     return result
 
 
-def transfer_tasks(runs: list[RunConfig], targets: list[str],
-                   episodes: int | None = None) -> tuple[dict[str, Task], list[str]]:
-    """Evaluations still to do (name -> task) and those already written, for every finished run of
+def _pending(runs: list[RunConfig], targets: list[str]):
+    """(run config, target, already written) for each zero-shot evaluation of every finished run of
     a learner that can run on other maps. Runs stopped over their time budget are not evaluated; an
-    evaluation of an earlier training of the run (its done.json differs) is done again. Each
-    evaluation runs `episodes` episodes, or the run's own evaluation.episodes."""
-    todo, skipped = {}, []
+    evaluation of an earlier training of the run (its done.json differs) counts as not written."""
     for cfg in runs:
         done = finished(cfg) if cfg.algorithm in LEARNERS and not transfer_blocker(cfg.algorithm, cfg.model) else None
         if done is None or "over_budget" in done:
             continue
         for target in targets:
-            if target == cfg.scenario:
-                continue
-            files = RunDir(cfg.run_dir)
-            out = files.transfer_json(target)
-            name = f"{cfg.run_dir} on {target}"
-            earlier = files.transfer(target)
-            if earlier is not None and earlier.get("trained") == done:
-                skipped.append(name)
-                continue
-            args = ("evaluate", str(cfg.run_dir), "--scenario", target, "--episodes", str(episodes or max(1, cfg.evaluation.episodes)),
-                    "--out", str(out))
-            todo[name] = Task(args, str(out.with_suffix(".log")))
+            if target != cfg.scenario:
+                earlier = RunDir(cfg.run_dir).transfer(target)
+                yield cfg, target, earlier is not None and earlier.get("trained") == done
+
+
+def _check_checkpoints(runs: list[RunConfig], targets: list[str], path: str) -> None:
+    """A finished run without its checkpoint (a clone keeps only the small files) cannot be
+    evaluated on other maps; say so once, before any work, instead of failing each evaluation."""
+    if not targets:
+        return
+    lost = sorted({str(cfg.run_dir) for cfg, _, written in _pending(runs, targets)
+                   if not written and not RunDir(cfg.run_dir).checkpoint.is_file()})
+    if lost:
+        which = f"{lost[0]} and {len(lost) - 1} other runs" if len(lost) > 1 else lost[0]
+        raise FmatError(f"{path}: transfer: {which} finished training but no checkpoint.pt is left to evaluate "
+                        "(a clone keeps only the small files); copy the checkpoints back, or delete their done.json "
+                        "to train them again")
+
+
+def transfer_tasks(runs: list[RunConfig], targets: list[str],
+                   episodes: int | None = None) -> tuple[dict[str, Task], list[str]]:
+    """Evaluations still to do (name -> task) and those already written (see `_pending`). Each
+    evaluation runs `episodes` episodes, or the run's own evaluation.episodes."""
+    todo, skipped = {}, []
+    for cfg, target, written in _pending(runs, targets):
+        out = RunDir(cfg.run_dir).transfer_json(target)
+        name = f"{cfg.run_dir} on {target}"
+        if written:
+            skipped.append(name)
+            continue
+        args = ("evaluate", str(cfg.run_dir), "--scenario", target, "--episodes", str(episodes or max(1, cfg.evaluation.episodes)),
+                "--out", str(out))
+        todo[name] = Task(args, str(out.with_suffix(".log")))
     return todo, skipped
 
 

@@ -50,7 +50,7 @@ def _compute(runs: list[Run]) -> str:
 
 
 def _evaluations(runs: list[Run]) -> list[str]:
-    return sorted({e.get("evaluation", "?") for e in (r.evaluation for r in runs) if e})
+    return sorted({e.get("evaluation", "?") for e in (r.evaluation for r in runs if r.algorithm in LEARNERS) if e})
 
 
 def build(runs: list[Run], metric: str, statistic: str):
@@ -59,6 +59,7 @@ def build(runs: list[Run], metric: str, statistic: str):
     if metric not in LOWER_IS_BETTER or metric == "episode_seconds":
         raise FmatError(f"unknown metric {metric!r} for a transfer table; choose one of "
                         f"{', '.join(m for m in LOWER_IS_BETTER if m != 'episode_seconds')}")
+    controllers = [r for r in _unique(runs) if r.algorithm not in LEARNERS]
     runs = _unique([r for r in runs if r.algorithm in LEARNERS])
     if not runs:
         raise FmatError("no trained policies among the runs; a transfer table needs learners")
@@ -81,7 +82,14 @@ def build(runs: list[Run], metric: str, statistic: str):
                 cells[(a, ON_TARGET, t)] = cells[(a, t, t)]
         if any((a, ON_TARGET, t) in cells for t in targets):
             rows.append((a, ON_TARGET))
+    # a classical controller needs no training, so its row is it on each target: the yardstick a
+    # zero-shot policy is read against (say fixed-time)
+    for run in controllers:
+        if run.scenario in targets and (value := _values(run, metric).get(run.scenario)) is not None:
+            cells.setdefault((run.name, ON_TARGET, run.scenario), Cell([], statistic)).values.append(value)
+    rows += [(c, ON_TARGET) for c in ordered({c for c, s, _ in cells if s == ON_TARGET} - set(algorithms), ROW_ORDER)]
     used = [r for r in runs if (r.name, r.scenario) in sources or (r.name in algorithms and r.scenario in targets)]
+    used += [r for r in controllers if r.scenario in targets]
     return rows, targets, cells, used
 
 
@@ -130,7 +138,9 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     note = (f"{metric}{unit}, {'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better. Each policy is evaluated "
             f"with no further training ({'; '.join(_evaluations(runs)) or 'no evaluations yet'}); '{OWN}' is the same "
             f"policy on the map it was trained on, and '—' marks that map among the targets. "
-            + (f"Rows '{ON_TARGET}': the same learner trained on that column's map. " if any(s == ON_TARGET for _, s in rows) else "")
+            + (f"Rows '{ON_TARGET}': the same learner trained on that column's map" + (
+                ", or a classical controller run there" if any(a not in LEARNERS for a, _ in rows) else "") + ". "
+               if any(s == ON_TARGET for _, s in rows) else "")
             + f"Cells: {stat} over seeds "
             "[95% percentile-bootstrap CI] (number of seeds). " + _compute(runs))
     if blocked:

@@ -313,6 +313,11 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     assert moved["trained"] == json.loads(done.read_text())
     done.write_text(json.dumps(dict(moved["trained"], wall_seconds=123.0)))  # as if trained again
     assert len(bench(str(path), workers=2, progress=False).transfer.done) == 1  # its transfer result is redone
+    (runs / "cologne3__fmat__s0" / "checkpoint.pt").unlink()  # as in a clone, which keeps only the small files
+    assert not bench(str(path), workers=2, progress=False).transfer.done  # every evaluation written: nothing needs it
+    done.write_text(json.dumps(dict(moved["trained"], wall_seconds=456.0)))
+    with pytest.raises(FmatError, match=r"cologne3__fmat__s0 finished training but no checkpoint.pt is left"):
+        bench(str(path), workers=2, progress=False)
 
     table = transfer_table.render(collect([str(runs)]))
     lines = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:4]}
@@ -350,6 +355,15 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     assert rows[0][2] == f"{own:.1f} (1, no interval)"  # not counted twice
     assert "Rows 'each target'" in table and "fmat,each target,cologne1,delay,mean,7.0000" in transfer_table.render(
         collect([str(runs), str(reference)]), fmt="csv")
+
+    # a classical controller's row is it on each target, the yardstick a zero-shot policy is read against
+    controller = fake_run(reference, "fixed_time", "cologne1", 0, 9.0)
+    (controller / "eval.json").write_text('{"mean": {"delay": 9.0}, "evaluation": "classical controller"}')
+    fake_run(reference, "fixed_time", "grid4x4", 0, 5.0)  # not a target: left out
+    table = transfer_table.render(collect([str(runs), str(reference)]))
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[2:] if line.startswith("| fixed_time")]
+    assert rows == [["fixed_time", "each target", "—", "9.0 (1, no interval)", "missing"]], table  # cologne1, cologne8
+    assert "or a classical controller run there" in table and "training (final policy, greedy actions)" in table
 
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("experiments/*.yaml")), ids=lambda p: p.name)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Rebuild the second edition's transfer tables from the committed run files. Each zero-shot row is
 # followed by the same learner trained on each target map: the transfer runs for grid4x4 and
-# cologne8, the tuned RESCO comparison (results/resco_tuned/runs) for the other RESCO maps.
+# cologne8, the tuned RESCO comparison (results/resco_tuned/runs) for the other RESCO maps. Each
+# classical controller gets a row on each target: from results/resco_tuned/runs on the RESCO maps,
+# from results/transfer/controllers (experiments/transfer_controllers.yaml) on grid-8x8 and grid-16x16.
 # Run from the repository root: bash results/transfer/regenerate.sh
 set -euo pipefail
 out=results/transfer
-fmat table --transfer $out/runs results/resco_tuned/runs --out $out/delay.md
-fmat table --transfer $out/runs results/resco_tuned/runs --format csv --out $out/delay.csv
+fmat table --transfer $out/runs results/resco_tuned/runs $out/controllers --out $out/delay.md
+fmat table --transfer $out/runs results/resco_tuned/runs $out/controllers --format csv --out $out/delay.csv
 fmat plot $out/runs --out $out/curves.png --log-y
