@@ -59,8 +59,9 @@ def build(runs: list[Run], metric: str, statistic: str):
     if metric not in LOWER_IS_BETTER or metric == "episode_seconds":
         raise FmatError(f"unknown metric {metric!r} for a transfer table; choose one of "
                         f"{', '.join(m for m in LOWER_IS_BETTER if m != 'episode_seconds')}")
-    controllers = [r for r in _unique(runs) if r.algorithm not in LEARNERS]
-    runs = _unique([r for r in runs if r.algorithm in LEARNERS])
+    unique = _unique(runs)
+    controllers = [r for r in unique if r.algorithm not in LEARNERS]
+    runs = [r for r in unique if r.algorithm in LEARNERS]
     if not runs:
         raise FmatError("no trained policies among the runs; a transfer table needs learners")
     cells: dict[tuple[str, str, str], Cell] = {}
