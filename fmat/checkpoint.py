@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fmat import atomic
+from fmat.config import is_whole
 from fmat.envs.errors import FmatError, first_line
 
 FORMAT_VERSION = 1
@@ -71,7 +72,7 @@ def load(path: str | Path, algorithm: str) -> dict:
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} is not an fmat checkpoint (it holds a {type(state).__name__}, not a dict)")
     version = state.get("format", 0)  # format 0: fmat 0.1.0 wrote the same keys without a version or algorithm
-    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+    if not is_whole(version) or version > FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format {version!r}, not one this fmat reads (up to {FORMAT_VERSION}); "
                               "it was written by a newer fmat: upgrade fmat to load it")
     if version > 0 and state.get("algorithm") != algorithm:

@@ -125,6 +125,7 @@ def _text(cells, blockers, algorithm: str, trained_on: str, target: str) -> str:
 def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean") -> str:
     rows, targets, cells, runs = build(runs, metric, statistic)
     blockers = _blockers(runs)
+    controllers = {r.name for r in runs if r.algorithm not in LEARNERS}  # row names: variant labels when layouts mix
     if fmt == "csv":
         return _csv(rows, targets, cells, blockers, metric, statistic)
     header = ["algorithm", "trained on", OWN, *targets]
@@ -140,7 +141,7 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
             f"with no further training ({'; '.join(_evaluations(runs)) or 'no evaluations yet'}); '{OWN}' is the same "
             f"policy on the map it was trained on, and '—' marks that map among the targets. "
             + (f"Rows '{ON_TARGET}': the same learner trained on that column's map" + (
-                ", or a classical controller run there" if any(a not in LEARNERS for a, _ in rows) else "") + ". "
+                ", or a classical controller run there" if any(a in controllers for a, _ in rows) else "") + ". "
                if any(s == ON_TARGET for _, s in rows) else "")
             + f"Cells: {stat} over seeds "
             "[95% percentile-bootstrap CI] (number of seeds). " + _compute(runs))

@@ -355,6 +355,9 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     assert rows[0][2] == f"{own:.1f} (1, no interval)"  # not counted twice
     assert "Rows 'each target'" in table and "fmat,each target,cologne1,delay,mean,7.0000" in transfer_table.render(
         collect([str(runs), str(reference)]), fmt="csv")
+    lanes = fake_run(tmp_path / "lanes", "ippo", "cologne1", 0, 8.0)  # no env.observation: lanes, so layouts mix
+    table = transfer_table.render(collect([str(runs), str(reference), str(lanes.parent)]))
+    assert "| fmat (phases) | each target |" in table and "or a classical controller" not in table, table
 
     # a classical controller's row is it on each target, the yardstick a zero-shot policy is read against
     controller = fake_run(reference, "fixed_time", "cologne1", 0, 9.0)
