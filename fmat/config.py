@@ -58,8 +58,9 @@ class TrainConfig(Strict):
     rollout_steps: int = Field(120, ge=1, description="decisions per PPO update (an episode is split into chunks)")
     reward_sharing: Literal["none", "neighbours", "global"] = "none"
     threads: int = Field(1, ge=1, description="torch CPU threads, for training and for `fmat evaluate`")
-    time_budget_s: float | None = Field(None, gt=0, description="wall-clock seconds allowed for training; a run whose "
-                                        "measured rate projects past it stops early and is reported as over budget")
+    time_budget_s: float | None = Field(None, gt=0, description="wall-clock seconds allowed for training; a run that spends "
+                                        "it unfinished, or whose measured rate projects past twice it, stops and is "
+                                        "reported as over budget")
 
 
 class PPOSection(Strict):
