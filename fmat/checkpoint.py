@@ -72,8 +72,8 @@ def load(path: str | Path, algorithm: str) -> dict:
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} is not an fmat checkpoint (it holds a {type(state).__name__}, not a dict)")
     version = state.get("format", 0)  # format 0: fmat 0.1.0 wrote the same keys without a version or algorithm
-    if not is_whole(version):
-        raise CheckpointError(f"{path} has checkpoint format {version!r}, not a whole number, so fmat did not write it; "
+    if not is_whole(version, minimum=0):
+        raise CheckpointError(f"{path} has checkpoint format {version!r}, not a whole number from 0, so fmat did not write it; "
                               "it is not loaded")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format {version!r}, not one this fmat reads (up to {FORMAT_VERSION}); "

@@ -143,9 +143,9 @@ def test_checkpoint_of_another_algorithm_or_format(tmp_path):
     torch.save({**state, "format": checkpoint.FORMAT_VERSION + 1, "algorithm": "fmat"}, tmp_path / "b.pt")
     with pytest.raises(checkpoint.CheckpointError, match="newer fmat"):
         checkpoint.load(tmp_path / "b.pt", "fmat")
-    for odd in (True, "1", 1.0):  # a format that is not a whole number is refused, not compared
+    for odd in (True, "1", 1.0, -1):  # a format fmat never writes is refused, not compared
         torch.save({**state, "format": odd, "algorithm": "fmat"}, tmp_path / "b.pt")
-        with pytest.raises(checkpoint.CheckpointError, match="not a whole number, so fmat did not write it"):
+        with pytest.raises(checkpoint.CheckpointError, match="not a whole number from 0, so fmat did not write it"):
             checkpoint.load(tmp_path / "b.pt", "fmat")
     torch.save({"format": 1, "algorithm": "fmat"}, tmp_path / "c.pt")
     with pytest.raises(checkpoint.CheckpointError, match="episode is None"):
