@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -125,6 +126,10 @@ def load_note(runs: list[Run]) -> str:
             f"above the CPU count, so the machine was shared and their seconds are inflated")
     if len(finished) > len(known):
         text += f"; {len(finished) - len(known)} runs did not record it"
+    cpus = Counter(" ".join(filter(None, (m.get("cpu"), m.get("cpu_capability")))) or "unrecorded" for m in known)
+    if len(cpus) > 1:  # one CPU's kernels can be twice as fast as another's, whatever the load
+        text += (f". The runs trained on {len(cpus)} kinds of CPU ({', '.join(f'{n} on {c}' for c, n in cpus.most_common())}): "
+                 "seconds compare only between runs on the same one")
     return text + "."
 
 
@@ -342,8 +347,8 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
         note += " Rows name the observation layout (env.observation) where the runs use more than one."
     budgets = sorted({o["time_budget_s"] for c in cells.values() for o in c.over_budget})
     if budgets:
-        note += (" Over budget: the measured rate projected training past train.time_budget_s "
-                 f"({', '.join(f'{b:g}' for b in budgets)} s), so the run stopped early and is not ranked.")
+        note += (" Over budget: at its measured rate (in the cell) the run's training would not fit "
+                 f"train.time_budget_s ({', '.join(f'{b:g}' for b in budgets)} s), so it stopped early and is not ranked.")
     if budgets or metric == "episode_seconds":
         note += " " + load_note(runs)
     if with_resco:

@@ -273,8 +273,17 @@ def test_cost_table_says_when_the_machine_was_shared(tmp_path):
     fake_run(tmp_path, "mat", "grid4x4", 0, 10.0)  # written before the load was recorded
     seconds = render(collect([str(tmp_path)]), metric="episode_seconds")
     assert "1 of 2 runs had a mean 1-minute load above the CPU count" in seconds
-    assert "1 runs did not record it" in seconds
+    assert "1 runs did not record it" in seconds and "kinds of CPU" not in seconds
     assert "load" not in render(collect([str(tmp_path)]))  # delay tables do not depend on the machine
+
+
+def test_cost_table_says_when_runs_trained_on_different_cpus(tmp_path):
+    for seed, capability in ((0, "AVX2"), (1, "AVX512"), (2, "AVX512")):
+        run = fake_run(tmp_path, "fmat", "grid4x4", seed, 10.0)
+        (run / "done.json").write_text(json.dumps({"episodes": 1, "machine": {
+            "cpus": 2, "mean_load": 1.0, "cpu": "AMD EPYC", "cpu_capability": capability}}))
+    seconds = render(collect([str(tmp_path)]), metric="episode_seconds")
+    assert "2 kinds of CPU (2 on AMD EPYC AVX512, 1 on AMD EPYC AVX2)" in seconds
 
 
 def test_table_says_over_budget_with_the_rate(tmp_path):
