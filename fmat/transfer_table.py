@@ -125,9 +125,9 @@ def _text(cells, blockers, algorithm: str, trained_on: str, target: str) -> str:
 def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean") -> str:
     rows, targets, cells, runs = build(runs, metric, statistic)
     blockers = _blockers(runs)
-    controllers = {r.name for r in runs if r.algorithm not in LEARNERS}  # row names: variant labels when layouts mix
     if fmt == "csv":
         return _csv(rows, targets, cells, blockers, metric, statistic)
+    controllers = {r.name for r in runs if r.algorithm not in LEARNERS}  # row names: variant labels when layouts mix
     header = ["algorithm", "trained on", OWN, *targets]
     table = [[a, s, "—" if s == ON_TARGET else cell_text(cells.get((a, s, s))), *(_text(cells, blockers, a, s, t) for t in targets)]
              for a, s in rows]
