@@ -11,3 +11,5 @@ fmat table $runs --eval sampled --format csv --out $out/delay_sampled.csv
 fmat table $runs --metric episode_seconds --out $out/episode_seconds.md   # training cost per episode
 fmat table $runs --metric episode_seconds --format csv --out $out/episode_seconds.csv
 fmat plot $runs --x seconds --out $out/curves.png --log-y
+fmat table $runs --metric waiting_time --out $out/waiting_time.md   # what the learners' `wait` reward measures
+fmat table $runs --metric waiting_time --format csv --out $out/waiting_time.csv
