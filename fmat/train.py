@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 
 from fmat import atomic, checkpoint, runner
-from fmat.config import RunConfig, load_run_config
+from fmat.config import EARLY_STOP_MARGIN, RunConfig, load_run_config
 from fmat.envs import check_env, resolve_scenario
 from fmat.envs.errors import FmatError
 from fmat.rundir import RunDir
@@ -57,13 +57,6 @@ def episode_budget(cfg: RunConfig, decisions_per_episode: int) -> int:
     if cfg.train.env_steps is None:
         return cfg.train.episodes
     return math.ceil(cfg.train.env_steps / decisions_per_episode)
-
-
-# An untrained policy's first episode is the slowest (its queues grow): on rush-4x4 the learners'
-# first episode took 1.0-2.2 times their median later one (results/scaling/runs, 21 runs). So the
-# rate measured early stops a run only when it projects past this multiple of the budget; any other
-# run trains until it finishes or has spent the budget.
-EARLY_STOP_MARGIN = 2.0
 
 
 def over_budget(cfg: RunConfig, episode: int, budget: int, wall: float) -> dict | None:
