@@ -26,6 +26,8 @@ import numpy as np
 
 from fmat import resco_published
 from fmat.envs.errors import FmatError
+from fmat.envs.observations import LAYOUTS
+from fmat.envs.rewards import REWARDS
 from fmat.envs.scenarios import builtin_names
 from fmat.rundir import RunDir
 from fmat.registry import ALGORITHMS, LEARNERS, REGISTRY, transfer_blocker
@@ -46,7 +48,8 @@ class Run:
     path: Path
     observation: str = "lanes"  # the env.observation layout (run configs of fmat 0.2 have none: lanes)
     model: dict = field(default_factory=dict)
-    name: str = ""  # the table row: the algorithm, plus the layout when a table mixes layouts
+    reward: str = "wait"  # env.reward
+    name: str = ""  # the table row: the algorithm, plus the layout and reward where a table mixes them (`variant`)
 
     def __post_init__(self):
         self.name = self.name or self.algorithm
@@ -148,7 +151,7 @@ def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: li
             try:
                 env, model = cfg.get("env") or {}, cfg.get("model") or {}
                 runs.append(Run(str(cfg["algorithm"]), str(cfg["scenario"]), int(cfg["seed"]), cfg_path.parent,
-                                str(env.get("observation", "lanes")), dict(model)))
+                                str(env.get("observation", "lanes")), dict(model), str(env.get("reward", "wait"))))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise FmatError(f"{cfg_path}: not a run config ({type(exc).__name__}: {exc}); "
                                 "the run directory is damaged or not written by fmat") from None
@@ -162,19 +165,34 @@ def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: li
                 raise FmatError(f"--{key}s {missing[0]}: no such run under {', '.join(map(str, roots))}; "
                                 f"they hold {', '.join(sorted(present))}")
             runs = [r for r in runs if getattr(r, key) in wanted]
-    if len({r.observation for r in runs if r.algorithm in LEARNERS}) > 1:
-        for r in runs:
-            if r.algorithm in LEARNERS:
-                r.name = variant(r.algorithm, r.observation)
+    learners = [r for r in runs if r.algorithm in LEARNERS]
+    layouts = len({r.observation for r in learners}) > 1
+    rewards = {a: {r.reward for r in learners if r.algorithm == a} for a in {r.algorithm for r in learners}}
+    for r in learners:
+        settings = [r.observation] * layouts + [r.reward] * (len(rewards[r.algorithm]) > 1)
+        r.name = variant(r.algorithm, *settings)
     return runs
 
 
-def variant(algorithm: str, observation: str) -> str:
-    """A table row for one algorithm with one observation layout, e.g. "fmat (lanes)"."""
-    return f"{algorithm} ({observation})"
+def variant(algorithm: str, *settings: str) -> str:
+    """A table row for one algorithm with some settings, e.g. "fmat (lanes)" or "fmat (phases, queue)".
+    Rows name the observation layout when the table's learners use more than one, and the reward
+    only when one algorithm's runs use more than one: some learners come with their own reward
+    (MPLight's pressure), which is no variant of theirs."""
+    return f"{algorithm} ({', '.join(settings)})" if settings else algorithm
 
 
-ROW_ORDER = [name for a in ALGORITHMS for name in (a, variant(a, "phases"), variant(a, "lanes"))]
+def _row_order() -> list[str]:
+    order = []
+    for a in ALGORITHMS:
+        order.append(a)
+        for layout in LAYOUTS:
+            order += [variant(a, layout)] + [variant(a, layout, reward) for reward in REWARDS]
+        order += [variant(a, reward) for reward in REWARDS]
+    return order
+
+
+ROW_ORDER = _row_order()
 
 
 def _value(run: Run, metric: str, source: str, last: int, mode: str = "greedy") -> float | None:
@@ -343,8 +361,10 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     note = (f"{metric}{unit}, {'lower' if lower else 'higher'} is better. Source: {what}. Cells: {stat} over seeds "
             f"[95% percentile-bootstrap CI] (number of seeds); best per column in bold; mean rank over the scenarios an algorithm has. "
             f"{len(runs)} runs, {hours:.2f} h of training wall time in total.")
-    if any(r.name != r.algorithm for r in runs):
+    if len({r.observation for r in runs if r.name != r.algorithm}) > 1:
         note += " Rows name the observation layout (env.observation) where the runs use more than one."
+    if any(len({r.reward for r in runs if r.algorithm == a}) > 1 for a in {r.algorithm for r in runs if r.name != r.algorithm}):
+        note += " Rows name the reward (env.reward) where one algorithm's runs use more than one."
     budgets = sorted({o["time_budget_s"] for c in cells.values() for o in c.over_budget})
     if budgets:
         note += (" Over budget: at its measured rate (in the cell) the run's training would not fit "

@@ -223,6 +223,25 @@ def test_table_sampled_evaluation_and_two_layouts(tmp_path):
     assert collect([str(old.parent)])[0].name == "ippo"  # one layout: plain names
 
 
+def test_table_two_rewards_of_one_learner(tmp_path):
+    """Runs of one learner with two rewards get a row each, not one cell pooling both as seeds; a
+    learner with a reward of its own (MPLight's pressure) beside others' keeps its plain name."""
+    for algorithm, reward, seed, delay in (("fmat", "wait", 0, 10.0), ("fmat", "wait", 1, 12.0),
+                                           ("fmat", "queue", 0, 30.0), ("ippo", "wait", 0, 20.0),
+                                           ("mplight", "pressure", 0, 40.0)):
+        run = fake_run(tmp_path / reward, algorithm, "rush-4x4", seed, delay)
+        (run / "config.yaml").write_text(yaml.safe_dump({"algorithm": algorithm, "scenario": "rush-4x4", "seed": seed,
+                                                         "env": {"observation": "phases", "reward": reward}}))
+    table = render(collect([str(tmp_path)]))
+    rows = [line.split("|")[1].strip() for line in table.splitlines()[2:6]]
+    assert rows == ["fmat (queue)", "fmat (wait)", "ippo", "mplight"], table
+    assert "| fmat (wait) | **11.0 [10.0, 12.0] (2)** |" in table and "| fmat (queue) | 30.0 (1, no interval) |" in table
+    assert "Rows name the reward (env.reward) where one algorithm's runs use more than one." in table
+    assert "observation layout" not in table
+    plain = render(collect([str(tmp_path / "wait"), str(tmp_path / "pressure")]))
+    assert "| fmat |" in plain and "reward" not in plain.split("\n\n")[-1]
+
+
 def test_table_episode_median_resists_one_gridlocked_episode(tmp_path):
     """--episode-median: each run's median over its evaluation episodes, per mode, so one gridlocked
     episode in ten does not decide the cell; the mean table still shows it."""
