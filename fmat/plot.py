@@ -2,11 +2,13 @@
 
 One subplot per scenario, one line per algorithm: the mean over seeds with a shaded 95% bootstrap
 band; classical controllers, which do not learn, are a dashed level. Colours are fixed per
-algorithm, so every figure uses the same ones.
+algorithm, so every figure uses the same ones; where a learner appears with several settings (its
+`fmat table` rows, e.g. "fmat (phases)" and "fmat (lanes)"), each gets its own line style.
 """
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,8 @@ COLOURS = {name: e.colour for name, e in REGISTRY.items()}
 LABELS = {name: e.label for name, e in REGISTRY.items()}
 X_AXES = {"episodes": ("episode", "training episode"), "steps": ("env_steps", "environment steps (decisions)"),
           "seconds": ("wall_seconds", "wall-clock time (s)")}
+VARIANT_STYLES = ("-", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))  # dashed ("--") marks the controllers
+TITLE = "mean over seeds, shaded: 95% bootstrap band; dashed: controllers that do not learn (mean of their episodes)"
 
 
 def _curves(runs: list[Run], metric: str, x: str):
@@ -60,6 +64,17 @@ def seed_note(seeds: dict[str, int], per_line: int = 4) -> str:
     return "seeds: " + ",\n".join(lines)
 
 
+def line_styles(runs: list[Run]) -> dict:
+    """Row name -> line style: the n-th setting of one learner in the figure gets the n-th style, so
+    "fmat (phases)" is solid and "fmat (lanes)" dotted in every panel."""
+    styles, seen = {}, {}
+    for name in ordered({r.name for r in runs}, ROW_ORDER):
+        algorithm = next(r.algorithm for r in runs if r.name == name)
+        styles[name] = VARIANT_STYLES[seen.get(algorithm, 0) % len(VARIANT_STYLES)]
+        seen[algorithm] = seen.get(algorithm, 0) + 1
+    return styles
+
+
 def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", log_y: bool = False) -> Path:
     import matplotlib
 
@@ -75,7 +90,13 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     scenarios = ordered({r.scenario for r in runs}, builtin_names())
     cols = min(4, len(scenarios))
     rows = math.ceil(len(scenarios) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(max(5.0, 4.2 * cols), 3.4 * rows), squeeze=False)
+    width = max(5.0, 4.2 * cols)
+    names = ordered({r.name for r in runs}, ROW_ORDER)
+    styles = line_styles(runs)
+    ncol = min(len(names), max(2, int(width / 1.6)))  # legend entries that fit across the figure at 8 pt
+    legend_rows = math.ceil(len(names) / ncol)
+    height = 3.4 * rows + 0.25 * legend_rows
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     legend = {}  # label -> handle, one shared legend for the figure
     for ax, scenario in zip(axes.flat, scenarios):
@@ -98,8 +119,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
                 continue
             xs, ys = _on_grid(curves)
             mean, low, high = bootstrap_band(ys)
-            style = ":" if mine[0].observation == "lanes" and name != algorithm else "-"
-            legend[label], = ax.plot(xs, mean, color=colour, ls=style, lw=1.6, marker="o" if len(xs) < 15 else None, ms=3)
+            legend[label], = ax.plot(xs, mean, color=colour, ls=styles[name], lw=1.6, marker="o" if len(xs) < 15 else None, ms=3)
             ax.fill_between(xs, low, high, color=colour, alpha=0.2, lw=0)
         ax.text(0.01, 0.01, seed_note(seeds), transform=ax.transAxes, fontsize=6, color="0.35", va="bottom")
         ax.set_title(scenario)
@@ -116,8 +136,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
         ax.axis("off")
     order = sorted(legend, key=lambda label: next((i for i, a in enumerate(ALGORITHMS) if label.split(" (")[0] == LABELS[a]),
                                                   len(ALGORITHMS)))
-    fig.legend([legend[k] for k in order], order, loc="lower center", ncol=len(order), frameon=False, fontsize=8)
-    fig.suptitle("mean over seeds, shaded: 95% bootstrap band; dashed: controllers that do not learn (mean of their episodes)",
-                 fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.legend([legend[k] for k in order], order, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
+    fig.suptitle(textwrap.fill(TITLE, int(width * 14)), fontsize=9)  # about 14 characters an inch at 9 pt
+    fig.tight_layout(rect=(0, (0.05 + 0.25 * legend_rows) / height, 1, 1))
     return atomic.save_figure(fig, out)

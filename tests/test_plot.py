@@ -1,4 +1,7 @@
-from fmat.plot import seed_note
+from pathlib import Path
+
+from fmat.plot import line_styles, seed_note
+from fmat.report import Run
 
 
 def test_seed_note_is_short_when_counts_agree_and_wraps_when_they_differ():
@@ -6,3 +9,15 @@ def test_seed_note_is_short_when_counts_agree_and_wraps_when_they_differ():
     assert seed_note({"f-MAT": 1}) == "1 seed each"
     note = seed_note({"f-MAT": 3, "MAT": 1, "MAPPO": 1, "IPPO": 1, "fixed-time": 1}, per_line=4)
     assert note.splitlines() == ["seeds: f-MAT 3, MAT 1, MAPPO 1, IPPO 1,", "fixed-time 1"]
+
+
+def test_each_setting_of_one_learner_gets_its_own_line_style():
+    def run(algorithm, name):
+        return Run(algorithm, "rush-4x4", 0, Path("."), name=name)
+
+    runs = [run("fmat", "fmat (wait)"), run("fmat", "fmat (queue)"), run("ippo", "ippo (wait)"), run("ippo", "ippo (queue)"),
+            run("idqn", "idqn"), run("greedy", "greedy")]
+    styles = line_styles(runs)
+    assert styles["fmat (queue)"] != styles["fmat (wait)"] and styles["ippo (queue)"] != styles["ippo (wait)"]
+    assert styles["fmat (queue)"] == styles["ippo (queue)"] == styles["idqn"] == "-"  # the first setting is solid
+    assert "--" not in styles.values()  # dashed stays the controllers' mark (their level lines)
