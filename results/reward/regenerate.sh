@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Tables and figure of the reward ablation (experiments/reward.yaml), from the committed run files,
+# beside the scaling study's rush-4x4 controllers (3 seeds, 10 evaluation episodes, as here).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=results/reward
+runs="results/reward/runs $(ls -d results/scaling/runs/rush-4x4__{greedy,max_pressure,fixed_time}__s*)"
+for fmt in md csv; do
+    fmat table $runs --format $fmt --out $out/delay.$fmt
+    fmat table $runs --format $fmt --eval sampled --out $out/delay_sampled.$fmt
+    fmat table $runs --format $fmt --metric waiting_time --out $out/waiting_time.$fmt
+    fmat table $runs --format $fmt --metric episode_seconds --out $out/episode_seconds.$fmt
+done
+fmat plot $runs --out $out/curves.png --log-y
