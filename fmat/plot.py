@@ -91,10 +91,9 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     cols = min(4, len(scenarios))
     rows = math.ceil(len(scenarios) / cols)
     width = max(5.0, 4.2 * cols)
-    names = ordered({r.name for r in runs}, ROW_ORDER)
-    styles = line_styles(runs)
-    ncol = min(len(names), max(2, int(width / 1.6)))  # legend entries that fit across the figure at 8 pt
-    legend_rows = math.ceil(len(names) / ncol)
+    styles = line_styles(runs)  # one per row name, so also the legend's entries
+    ncol = min(len(styles), max(2, int(width / 1.6)))  # legend entries that fit across the figure at 8 pt
+    legend_rows = math.ceil(len(styles) / ncol)
     height = 3.4 * rows + 0.25 * legend_rows
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""

@@ -165,20 +165,30 @@ def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: li
                 raise FmatError(f"--{key}s {missing[0]}: no such run under {', '.join(map(str, roots))}; "
                                 f"they hold {', '.join(sorted(present))}")
             runs = [r for r in runs if getattr(r, key) in wanted]
-    learners = [r for r in runs if r.algorithm in LEARNERS]
-    layouts = len({r.observation for r in learners}) > 1
-    rewards = {a: {r.reward for r in learners if r.algorithm == a} for a in {r.algorithm for r in learners}}
-    for r in learners:
-        settings = [r.observation] * layouts + [r.reward] * (len(rewards[r.algorithm]) > 1)
-        r.name = variant(r.algorithm, *settings)
+    layouts, rewards = named_settings(runs)
+    for r in runs:
+        if r.algorithm in LEARNERS:
+            settings = [r.observation] * layouts + [r.reward] * (r.algorithm in rewards)
+            r.name = variant(r.algorithm, *settings)
     return runs
 
 
+def named_settings(runs: list[Run]) -> tuple[bool, set[str]]:
+    """Which settings a learner's row names: the observation layout when the learners use more than
+    one (first), and the reward for the learners whose own runs use more than one (the set). A
+    reward is not named merely because learners differ in it: some come with their own (MPLight's
+    pressure), which is no variant of theirs."""
+    layouts, rewards = set(), {}
+    for r in runs:
+        if r.algorithm in LEARNERS:
+            layouts.add(r.observation)
+            rewards.setdefault(r.algorithm, set()).add(r.reward)
+    return len(layouts) > 1, {a for a, used in rewards.items() if len(used) > 1}
+
+
 def variant(algorithm: str, *settings: str) -> str:
-    """A table row for one algorithm with some settings, e.g. "fmat (lanes)" or "fmat (phases, queue)".
-    Rows name the observation layout when the table's learners use more than one, and the reward
-    only when one algorithm's runs use more than one: some learners come with their own reward
-    (MPLight's pressure), which is no variant of theirs."""
+    """A table row for one algorithm with some settings (`named_settings`), e.g. "fmat (lanes)" or
+    "fmat (phases, queue)"."""
     return f"{algorithm} ({', '.join(settings)})" if settings else algorithm
 
 
@@ -361,9 +371,10 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     note = (f"{metric}{unit}, {'lower' if lower else 'higher'} is better. Source: {what}. Cells: {stat} over seeds "
             f"[95% percentile-bootstrap CI] (number of seeds); best per column in bold; mean rank over the scenarios an algorithm has. "
             f"{len(runs)} runs, {hours:.2f} h of training wall time in total.")
-    if len({r.observation for r in runs if r.name != r.algorithm}) > 1:
+    layouts, rewards = named_settings(runs)
+    if layouts:
         note += " Rows name the observation layout (env.observation) where the runs use more than one."
-    if any(len({r.reward for r in runs if r.algorithm == a}) > 1 for a in {r.algorithm for r in runs if r.name != r.algorithm}):
+    if rewards:
         note += " Rows name the reward (env.reward) where one algorithm's runs use more than one."
     budgets = sorted({o["time_budget_s"] for c in cells.values() for o in c.over_budget})
     if budgets:
