@@ -53,15 +53,17 @@ def _on_grid(curves):
 
 
 def seed_note(seeds: dict[str, int], per_line: int = 4) -> str:
-    """The panel's footnote: "3 seeds each" when every algorithm has the same number, else the
-    count per algorithm, a few to a line so that the note stays inside a narrow panel."""
-    counts = set(seeds.values())
-    if len(counts) == 1:
-        n = counts.pop()
-        return f"{n} seed{'s' if n != 1 else ''} each"
-    items = [f"{label} {n}" for label, n in seeds.items()]
+    """The panel's footnote: "3 seeds each" for the most common number (the larger on a tie), then
+    the algorithms with another number, a few to a line, so that the note stays short and inside a
+    narrow panel: "3 seeds each, except IDQN 2"."""
+    counts = list(seeds.values())
+    n = max(set(counts), key=lambda c: (counts.count(c), c))
+    note = f"{n} seed{'s' if n != 1 else ''} each"
+    items = [f"{label} {k}" for label, k in seeds.items() if k != n]
+    if not items:
+        return note
     lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-    return "seeds: " + ",\n".join(lines)
+    return f"{note}, except " + ",\n".join(lines)
 
 
 def line_styles(runs: list[Run]) -> dict:

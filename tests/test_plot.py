@@ -4,11 +4,13 @@ from fmat.plot import line_styles, seed_note
 from fmat.report import Run
 
 
-def test_seed_note_is_short_when_counts_agree_and_wraps_when_they_differ():
+def test_seed_note_names_only_the_algorithms_off_the_common_count():
     assert seed_note({"f-MAT": 3, "MAT": 3, "fixed-time": 3}) == "3 seeds each"
     assert seed_note({"f-MAT": 1}) == "1 seed each"
-    note = seed_note({"f-MAT": 3, "MAT": 1, "MAPPO": 1, "IPPO": 1, "fixed-time": 1}, per_line=4)
-    assert note.splitlines() == ["seeds: f-MAT 3, MAT 1, MAPPO 1, IPPO 1,", "fixed-time 1"]
+    assert seed_note({"f-MAT": 3, "MAT": 1, "MAPPO": 1, "IPPO": 1, "fixed-time": 1}) == "1 seed each, except f-MAT 3"
+    assert seed_note({"IDQN": 2, "IPPO": 3}) == "3 seeds each, except IDQN 2"
+    note = seed_note({"a": 3, "b": 3, "c": 3, "d": 1, "e": 2, "f": 1, "g": 2, "h": 1}, per_line=2)
+    assert note.splitlines() == ["3 seeds each, except d 1, e 2,", "f 1, g 2,", "h 1"]
 
 
 def test_each_setting_of_one_learner_gets_its_own_line_style():
