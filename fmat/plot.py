@@ -94,7 +94,8 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     rows = math.ceil(len(scenarios) / cols)
     width = max(5.0, 4.2 * cols)
     styles = line_styles(runs)  # one per row name, so also the legend's entries
-    ncol = min(len(styles), max(2, int(width / 1.6)))  # legend entries that fit across the figure at 8 pt
+    entry = 0.65 + 0.065 * max(len(name) for name in styles)  # inches a legend entry takes at 8 pt
+    ncol = min(len(styles), max(2, int(width / entry)))
     legend_rows = math.ceil(len(styles) / ncol)
     height = 3.4 * rows + 0.25 * legend_rows
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
