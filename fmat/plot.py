@@ -66,6 +66,12 @@ def seed_note(seeds: dict[str, int], per_line: int = 4) -> str:
     return f"{note}, except " + ",\n".join(lines)
 
 
+def legend_label(algorithm: str, name: str) -> str:
+    """The legend's label for a row: the algorithm's display name with the row's settings,
+    e.g. "f-MAT (queue)" for the row "fmat (queue)"."""
+    return LABELS.get(algorithm, algorithm) + name[len(algorithm):]
+
+
 def line_styles(runs: list[Run]) -> dict:
     """Row name -> line style: the n-th setting of one learner in the figure gets the n-th style, so
     "fmat (phases)" is solid and "fmat (lanes)" dotted in every panel."""
@@ -94,7 +100,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     rows = math.ceil(len(scenarios) / cols)
     width = max(5.0, 4.2 * cols)
     styles = line_styles(runs)  # one per row name, so also the legend's entries
-    entry = 0.65 + 0.065 * max(len(name) for name in styles)  # inches a legend entry takes at 8 pt
+    entry = 0.65 + 0.065 * max(len(legend_label(r.algorithm, r.name)) for r in runs)  # inches a legend entry takes at 8 pt
     ncol = min(len(styles), max(2, int(width / entry)))
     legend_rows = math.ceil(len(styles) / ncol)
     height = 3.4 * rows + 0.25 * legend_rows
@@ -109,7 +115,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
             if not curves:
                 continue
             algorithm = mine[0].algorithm
-            colour, label = COLOURS.get(algorithm), LABELS.get(algorithm, algorithm) + name[len(algorithm):]
+            colour, label = COLOURS.get(algorithm), legend_label(algorithm, name)
             seeds[label] = len(curves)
             if algorithm in CONTROLLERS:
                 # controllers do not learn: a dashed level (mean of each seed's episodes) with its band,
