@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from fmat import atomic
+from fmat import atomic, termination
 from fmat.envs.errors import FmatError, first_line
 from fmat.registry import LEARNERS
 
@@ -393,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with termination.raising_on_sigterm():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args.func(args)
     except FmatError as exc:
@@ -401,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `fmat scenarios | head`
         sys.stdout = open(os.devnull, "w")
         return 0
+    except termination.Terminated:
+        print("fmat: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("fmat: interrupted", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fmat import checkpoint
+from fmat import checkpoint, termination
 from fmat.config import load_run_config
 from fmat.rundir import RunDir
 from fmat.envs import make_env
@@ -144,6 +144,7 @@ def _episodes(env, cfg, episodes: int, policy, greedy: bool) -> dict:
         controller = None if policy is not None else controller_class(cfg.algorithm)(env, seed=eval_seed(cfg.seed, k))
         done = False
         while not done:
+            termination.check()
             if policy is not None:
                 with torch.no_grad():
                     actions = policy.select(add_batch_dim(obs), deterministic=greedy)[0].numpy()

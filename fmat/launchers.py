@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import fmat
+from fmat import termination
 from fmat.envs.errors import FmatError
 
 BUSY_MARK = "being trained by another process"
@@ -40,15 +41,22 @@ def fmat_command(args) -> list[str]:
     return [sys.executable, "-c", boot, *args]
 
 
-def run_command(task: Task) -> tuple[str, str]:
-    """Run one task; returns (status, message) with status done, skipped, busy or failed."""
+def run_command(task: Task, running: set | None = None) -> tuple[str, str]:
+    """Run one task; returns (status, message) with status done, skipped, busy or failed. While it
+    runs, its process is in `running`, where the caller can stop it."""
     Path(task.log).parent.mkdir(parents=True, exist_ok=True)
+    running = set() if running is None else running
     with open(task.log, "a") as log:
-        proc = subprocess.run(fmat_command(task.args), stdout=log, stderr=subprocess.PIPE, text=True)
-        log.write(proc.stderr)
+        proc = subprocess.Popen(fmat_command(task.args), stdout=log, stderr=subprocess.PIPE, text=True)
+        running.add(proc)
+        try:
+            _, stderr = proc.communicate()
+        finally:
+            running.discard(proc)
+        log.write(stderr)
     if proc.returncode == 0:
-        return ("skipped" if FINISHED_MARK in proc.stderr else "done"), ""
-    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        return ("skipped" if FINISHED_MARK in stderr else "done"), ""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
     message = lines[-1] if lines else f"exit code {proc.returncode}"
     return ("busy" if BUSY_MARK in message else "failed"), message
 
@@ -57,18 +65,29 @@ Event = Callable[[str, str, str], None]  # (run name, status, message); status s
 
 
 def run_local(tasks: dict[str, Task], workers: int, on_event: Event) -> None:
-    """tasks: name -> task. At most `workers` tasks at a time on this machine."""
+    """tasks: name -> task. At most `workers` tasks at a time on this machine. Interrupted (Ctrl-C,
+    SIGTERM), it stops the runs in progress (none leaves a file half-written) and raises once they
+    have exited; a rerun resumes them."""
+    running: set[subprocess.Popen] = set()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = {}
         queue = list(tasks.items())
-        while queue or pending:
-            while queue and len(pending) < workers:
-                name, task = queue.pop(0)
-                on_event(name, "started", "")
-                pending[pool.submit(run_command, task)] = name
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                on_event(pending.pop(future), *future.result())
+        try:
+            while queue or pending:
+                while queue and len(pending) < workers:
+                    name, task = queue.pop(0)
+                    on_event(name, "started", "")
+                    pending[pool.submit(run_command, task, running)] = name
+                # a timeout, so that this thread runs a signal's handler soon even when the kernel
+                # delivered the signal to a worker thread (an untimed wait would sleep through it)
+                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                termination.check()
+                for future in finished:
+                    on_event(pending.pop(future), *future.result())
+        except BaseException:
+            for proc in list(running):
+                proc.terminate()
+            raise
 
 
 def run_ray(tasks: dict[str, Task], workers: int, on_event: Event, address: str | None = None) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmat import atomic, checkpoint
+from fmat import atomic, checkpoint, termination
 from fmat.files import read_metrics
 from fmat.registry import CONTROLLER, OFF_POLICY, ON_POLICY, REGISTRY, controller_class
 from fmat.rundir import COLUMNS, RunDir
@@ -197,6 +197,7 @@ def run(cfg, budget: int, run_dir: Path, state: dict | None, log, bar, over_budg
             obs, _ = envs.reset(seed=seeds)
             returns, done = np.zeros(n_envs), False
             while not done:
+                termination.check()
                 actions = algo.act(obs)
                 next_obs, rewards, terminated, truncated, info = envs.step(actions)
                 for stats in algo.observe(obs, actions, rewards, next_obs, terminated, truncated):

@@ -98,6 +98,46 @@ def test_killed_sweep_rerun_completes(tmp_path):
         assert [r["episode"] for r in rows(run_dir)] == ["0", "1"]  # nothing lost or repeated
 
 
+def _live_processes_in_group(pgid: int) -> list[str]:
+    """Processes of a process group that have not exited (zombies awaiting a reaper do not count)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, ...
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(stat.parent.name)
+    return live
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
+def test_terminated_sweep_stops_its_runs_and_leaves_no_temporary_files(tmp_path):
+    path = write_sweep(tmp_path, algorithms=["max_pressure"], seeds=[0], train={"episodes": 20})
+    scratch = tmp_path / "tmp"  # the temporary folder of the sweep and of every process it starts
+    scratch.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "fmat.cli", "bench", str(path), "--quiet", "--workers", "1"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})
+    metrics = tmp_path / "runs" / "cologne3__max_pressure__s0" / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.is_file() and len(rows(metrics.parent)) >= 1):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # the sweep's own process only, as `kill PID` or a scheduler does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "fmat: terminated"
+    assert len(rows(metrics.parent)) < 20, "the run finished before it was terminated; the test proves nothing"
+    deadline = time.time() + 10
+    while _live_processes_in_group(proc.pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _live_processes_in_group(proc.pid)  # the run and its SUMO have exited with the sweep
+    assert "fmat: terminated" in (metrics.parent / "train.log").read_text()
+    assert list(scratch.iterdir()) == []  # no SUMO output folder left behind
+    assert not [p for p in metrics.parent.iterdir() if p.name.startswith(".") and p.name != ".lock"]  # nor an atomic write's temporary file
+    assert bench(str(path), workers=1, progress=False).done == [str(metrics.parent)]
+    assert [r["episode"] for r in rows(metrics.parent)] == [str(e) for e in range(20)]  # resumed, nothing lost or repeated
+
+
 def test_run_finished_by_another_sweep_after_listing_counts_as_skipped(tmp_path):
     from fmat.launchers import run_command, train_task
     from fmat.rundir import RunDir
