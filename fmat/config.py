@@ -19,6 +19,8 @@ from fmat.files import read_yaml_mapping
 from fmat.envs.grids import GRID_PATTERN
 from fmat.envs.scenario import is_known
 from fmat.envs.errors import FmatError
+from fmat.envs.observations import LAYOUTS
+from fmat.envs.rewards import REWARDS
 from fmat.registry import ALGORITHMS, LEARNERS, REGISTRY, SECTION, ConfigError, model_config
 
 
@@ -27,8 +29,8 @@ class Strict(BaseModel):
 
 
 class EnvConfig(Strict):
-    reward: Literal["wait", "queue", "pressure", "diff-waiting-time"] = "wait"
-    observation: Literal["phases", "lanes"] = Field("phases", description="observation layout (envs/observations.py)")
+    reward: Literal[tuple(REWARDS)] = Field("wait", description="per-agent reward (envs/rewards.py)")
+    observation: Literal[tuple(LAYOUTS)] = Field("phases", description="observation layout (envs/observations.py)")
     min_green: float = Field(5.0, ge=0)
     backend: Literal["libsumo", "traci"] = "libsumo"
     begin: float | None = None
