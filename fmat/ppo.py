@@ -13,20 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass
-class PPOConfig:
-    lr: float = 5e-4
-    adam_eps: float = 1e-5
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    epochs: int = 5
-    minibatches: int = 1
-    entropy_coef: float = 0.01
-    value_coef: float = 1.0
-    huber_delta: float = 10.0
-    max_grad_norm: float = 10.0
+from fmat.config import PPOSection as PPOConfig  # the settings and their defaults live in one place
 
 
 class ValueNormalizer(nn.Module):

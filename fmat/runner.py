@@ -163,9 +163,9 @@ def build_algorithm(cfg, envs, total_steps: int):
     torch.manual_seed(cfg.seed)
     network = build_policy(cfg.algorithm, envs.observation_spec, envs.graph, cfg.model)
     if kind == ON_POLICY:
-        from fmat.ppo import PPOConfig, PPOLearner
+        from fmat.ppo import PPOLearner
 
-        return PPOLearner(network, PPOConfig(**cfg.ppo.model_dump()), envs.graph, cfg.train, cfg.seed)
+        return PPOLearner(network, cfg.ppo, envs.graph, cfg.train, cfg.seed)
     if kind == OFF_POLICY:
         from fmat.dqn import DQNLearner
 
