@@ -222,3 +222,20 @@ def test_env_benchmark_report_separates_libsumo_from_fmat_work():
     lines = report("grid4x4", times).splitlines()
     assert lines[3].split() == ["libsumo_loop", "2.50", "1.25x"]
     assert lines[-1] == "fmat is 1.50x faster than sumo-rl; fmat's own work adds 1.20x to the libsumo loop"
+
+
+def test_graph_attention_leaves_no_generated_module_in_the_temporary_folder(tmp_path):
+    # torch_geometric writes each message-passing layer's generated code to a temporary file and
+    # never deletes it; fmat.nn removes the files at exit
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, tempfile\n"
+            "from fmat.nn.factor_attention import TransformerConv\n"
+            "TransformerConv(4, 4)\n"
+            "print(sorted(os.listdir(tempfile.gettempdir())))\n")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp_path)},
+                         capture_output=True, text=True, check=True).stdout
+    assert "TransformerConv_propagate" in out  # it was written while the process ran
+    assert list(tmp_path.iterdir()) == []
