@@ -138,6 +138,40 @@ def test_terminated_sweep_stops_its_runs_and_leaves_no_temporary_files(tmp_path)
     assert [r["episode"] for r in rows(metrics.parent)] == [str(e) for e in range(20)]  # resumed, nothing lost or repeated
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
+def test_terminated_perf_env_stops_its_timing_process_at_once(tmp_path):
+    # `fmat perf env` times each method in a spawned process; terminated, it must not wait for that
+    # process to time its episode to the end
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "fmat.cli", "perf", "env", "--scenario", "ingolstadt21", "--repeats", "1"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})
+
+    def timing_child():
+        for pid in _live_processes_in_group(proc.pid):
+            try:
+                if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+            except OSError:
+                pass
+
+    deadline = time.time() + 120
+    while time.time() < deadline and not timing_child():
+        time.sleep(0.05)
+    assert timing_child(), "no timing process started"
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    signalled = time.time()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "fmat: terminated"
+    while _live_processes_in_group(proc.pid) and time.time() < signalled + 10:
+        time.sleep(0.05)
+    assert not _live_processes_in_group(proc.pid)
+    assert time.time() - signalled < 4  # the timing process's episode of ingolstadt21 takes about 9 s
+    assert list(scratch.iterdir()) == []
+
+
 def test_run_finished_by_another_sweep_after_listing_counts_as_skipped(tmp_path):
     from fmat.launchers import run_command, train_task
     from fmat.rundir import RunDir

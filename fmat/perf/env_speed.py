@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 
+from fmat import termination
 from fmat.envs import get_scenario
 from fmat.envs.sumo import binary, sumo_home
 
@@ -79,14 +80,14 @@ def _time_fmat(name: str, seed: int) -> float:
 
     importlib.import_module("libsumo")  # before the clock, like every Python module
 
-    env = make_env(name, seed=seed, control="fixed")
-    start = time.perf_counter()
-    env.reset_arrays()
-    actions = np.zeros(len(env.possible_agents), dtype=np.int64)
-    while not env.step_arrays(actions)[2]:
-        pass
-    env.close()
-    return time.perf_counter() - start
+    with make_env(name, seed=seed, control="fixed") as env:
+        start = time.perf_counter()
+        env.reset_arrays()
+        actions = np.zeros(len(env.possible_agents), dtype=np.int64)
+        while not env.step_arrays(actions)[2]:
+            termination.check()  # SUMO is forked each episode, and a fork can swallow the signal's raise
+        env.close()
+        return time.perf_counter() - start
 
 
 def _time_sumo_rl(name: str, seed: int) -> float:
@@ -118,7 +119,8 @@ def _child(target, name, seed, queue):
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     try:
-        queue.put(("ok", target(name, seed)))
+        with termination.raising_on_sigterm():  # the parent's terminate() cleans up as in the parent
+            queue.put(("ok", target(name, seed)))
     except Exception as exc:  # reported by the parent as one line
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -128,8 +130,13 @@ def _in_fresh_process(target, name: str, seed: int) -> float:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(target, name, seed, queue))
     proc.start()
-    status, value = queue.get()
-    proc.join()
+    try:
+        status, value = queue.get()
+    except BaseException:  # Ctrl-C or SIGTERM: the child stops too, rather than timing its episode to the end
+        proc.terminate()
+        raise
+    finally:
+        proc.join()
     if status != "ok":
         raise RuntimeError(value)
     return value
