@@ -107,6 +107,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     legend = {}  # label -> handle, one shared legend for the figure
+    algorithm_of = {}  # label -> its algorithm, to order the legend
     for ax, scenario in zip(axes.flat, scenarios):
         seeds = {}  # label -> number of seeds drawn
         for name in ordered({r.name for r in runs if r.scenario == scenario}, ROW_ORDER):
@@ -117,6 +118,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
             algorithm = mine[0].algorithm
             colour, label = COLOURS.get(algorithm), legend_label(algorithm, name)
             seeds[label] = len(curves)
+            algorithm_of[label] = algorithm
             if algorithm in CONTROLLERS:
                 # controllers do not learn: a dashed level (mean of each seed's episodes) with its band,
                 # across the whole axis whatever x is (their own few seconds or episodes say nothing)
@@ -142,8 +144,8 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(scenarios):]:
         ax.axis("off")
-    order = sorted(legend, key=lambda label: next((i for i, a in enumerate(ALGORITHMS) if label.split(" (")[0] == LABELS[a]),
-                                                  len(ALGORITHMS)))
+    rank = {a: i for i, a in enumerate(ALGORITHMS)}
+    order = sorted(legend, key=lambda label: rank.get(algorithm_of[label], len(ALGORITHMS)))
     fig.legend([legend[k] for k in order], order, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
     fig.suptitle(textwrap.fill(TITLE, int(width * 14)), fontsize=9)  # about 14 characters an inch at 9 pt
     fig.tight_layout(rect=(0, (0.05 + 0.25 * legend_rows) / height, 1, 1))

@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from fmat.plot import line_styles, seed_note
+from fmat import atomic, plot as plot_module
+from fmat.plot import line_styles, plot, seed_note
 from fmat.report import Run
 
 
@@ -23,3 +24,20 @@ def test_each_setting_of_one_learner_gets_its_own_line_style():
     assert styles["fmat (queue)"] != styles["fmat (wait)"] and styles["ippo (queue)"] != styles["ippo (wait)"]
     assert styles["fmat (queue)"] == styles["ippo (queue)"] == styles["idqn"] == "-"  # the first setting is solid
     assert "--" not in styles.values()  # dashed stays the controllers' mark (their level lines)
+
+
+def test_legend_follows_the_registry_order_whatever_the_display_names(tmp_path, monkeypatch):
+    rows = [{"episode": i, "env_steps": 360 * (i + 1), "wall_seconds": i + 1.0, "delay": 50.0 - i} for i in range(3)]
+    runs = []
+    for algorithm, name in [("greedy", "greedy"), ("ippo", "ippo (queue)"), ("fmat", "fmat (wait)"), ("fmat", "fmat (queue)")]:
+        for seed in (0, 1):
+            run = Run(algorithm, "rush-4x4", seed, tmp_path, name=name)
+            run.curve = lambda: rows
+            runs.append(run)
+    monkeypatch.setitem(plot_module.LABELS, "ippo", "IPPO (independent)")  # a display name with " (" in it
+    figures = []
+    monkeypatch.setattr(atomic, "save_figure", lambda fig, out: figures.append(fig) or Path(out))
+    plot(runs, str(tmp_path / "curves.png"))
+    texts = [t.get_text() for t in figures[0].legends[0].get_texts()]
+    assert sorted(texts[:2]) == ["f-MAT (queue)", "f-MAT (wait)"]
+    assert texts[2:] == ["IPPO (independent) (queue)", "greedy"]
