@@ -111,28 +111,41 @@ def _live_processes_in_group(pgid: int) -> list[str]:
     return live
 
 
+def _terminate_when_ready(args: list[str], scratch: Path, ready, settle_s: float = 0.0) -> float:
+    """Run `fmat ARGS` in a process group of its own, with `scratch` as its temporary folder; once
+    `ready(pid)` holds (and `settle_s` later) send SIGTERM to its own process only, as `kill PID` or
+    a scheduler does. Checks that it exits 143 saying "fmat: terminated", that every process of its
+    group exits and that it leaves nothing in `scratch`. Returns the seconds from the signal until
+    the group had exited."""
+    proc = subprocess.Popen([sys.executable, "-m", "fmat.cli", *args],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.time() + 120
+    while time.time() < deadline and not ready(proc.pid):
+        time.sleep(0.05)
+    assert ready(proc.pid), "the command never reached the point to terminate it at"
+    time.sleep(settle_s)
+    proc.send_signal(signal.SIGTERM)
+    signalled = time.time()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "fmat: terminated"
+    while _live_processes_in_group(proc.pid) and time.time() < signalled + 10:
+        time.sleep(0.05)
+    assert not _live_processes_in_group(proc.pid)  # its runs, timing processes and SUMO have exited with it
+    assert list(scratch.iterdir()) == []  # no SUMO output folder left behind
+    return time.time() - signalled
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
 def test_terminated_sweep_stops_its_runs_and_leaves_no_temporary_files(tmp_path):
     path = write_sweep(tmp_path, algorithms=["max_pressure"], seeds=[0], train={"episodes": 20})
     scratch = tmp_path / "tmp"  # the temporary folder of the sweep and of every process it starts
     scratch.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "fmat.cli", "bench", str(path), "--quiet", "--workers", "1"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(scratch)})
     metrics = tmp_path / "runs" / "cologne3__max_pressure__s0" / "metrics.csv"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (metrics.is_file() and len(rows(metrics.parent)) >= 1):
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)  # the sweep's own process only, as `kill PID` or a scheduler does
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "fmat: terminated"
+    _terminate_when_ready(["bench", str(path), "--quiet", "--workers", "1"], scratch,
+                          lambda pid: metrics.is_file() and len(rows(metrics.parent)) >= 1)
     assert len(rows(metrics.parent)) < 20, "the run finished before it was terminated; the test proves nothing"
-    deadline = time.time() + 10
-    while _live_processes_in_group(proc.pid) and time.time() < deadline:
-        time.sleep(0.1)
-    assert not _live_processes_in_group(proc.pid)  # the run and its SUMO have exited with the sweep
     assert "fmat: terminated" in (metrics.parent / "train.log").read_text()
-    assert list(scratch.iterdir()) == []  # no SUMO output folder left behind
     assert not [p for p in metrics.parent.iterdir() if p.name.startswith(".") and p.name != ".lock"]  # nor an atomic write's temporary file
     assert bench(str(path), workers=1, progress=False).done == [str(metrics.parent)]
     assert [r["episode"] for r in rows(metrics.parent)] == [str(e) for e in range(20)]  # resumed, nothing lost or repeated
@@ -144,32 +157,19 @@ def test_terminated_perf_env_stops_its_timing_process_at_once(tmp_path):
     # process to time its episode to the end
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "fmat.cli", "perf", "env", "--scenario", "ingolstadt21", "--repeats", "1"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(scratch)})
 
-    def timing_child():
-        for pid in _live_processes_in_group(proc.pid):
+    def timing_child(pgid):
+        for pid in _live_processes_in_group(pgid):
             try:
                 if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return pid
+                    return True
             except OSError:
                 pass
+        return False
 
-    deadline = time.time() + 120
-    while time.time() < deadline and not timing_child():
-        time.sleep(0.05)
-    assert timing_child(), "no timing process started"
-    time.sleep(1)
-    proc.send_signal(signal.SIGTERM)
-    signalled = time.time()
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "fmat: terminated"
-    while _live_processes_in_group(proc.pid) and time.time() < signalled + 10:
-        time.sleep(0.05)
-    assert not _live_processes_in_group(proc.pid)
-    assert time.time() - signalled < 4  # the timing process's episode of ingolstadt21 takes about 9 s
-    assert list(scratch.iterdir()) == []
+    seconds = _terminate_when_ready(["perf", "env", "--scenario", "ingolstadt21", "--repeats", "1"], scratch, timing_child,
+                                    settle_s=1)
+    assert seconds < 4  # the timing process's episode of ingolstadt21 takes about 9 s
 
 
 def test_run_finished_by_another_sweep_after_listing_counts_as_skipped(tmp_path):
