@@ -86,6 +86,9 @@ class PPOSection(Strict):
     value_coef: float = Field(1.0, ge=0)
     huber_delta: float = Field(10.0, gt=0)
     max_grad_norm: float = Field(10.0, gt=0)
+    target_kl: float | None = Field(None, gt=0, description="end an update early: from the first minibatch whose approximate KL "
+                                    "from the rollout's policy exceeds this, no more steps (the first step is always "
+                                    "taken); None runs every epoch")
 
 
 class DQNSection(Strict):

@@ -140,7 +140,9 @@ def ppo_loss(
 
 
 def ppo_update(policy, optimizer, value_norm: ValueNormalizer, batch: Batch, cfg: PPOConfig, generator=None) -> dict[str, float]:
-    """Epochs x shuffled minibatches of PPO on one batch; returns the mean of the loss statistics."""
+    """Epochs x shuffled minibatches of PPO on one batch; returns the mean of the loss statistics
+    over the steps taken, and their number (`optimizer_steps`, fewer than epochs x minibatches when
+    `target_kl` ended the update)."""
     value_norm.update(batch.returns)
     adv = batch.advantages
     batch.advantages = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -152,6 +154,8 @@ def ppo_update(policy, optimizer, value_norm: ValueNormalizer, batch: Batch, cfg
             mb = batch.index(idx)
             _, logprobs, entropy, values = policy.get_action_and_value(mb.obs, mb.actions)
             loss, stats = ppo_loss(logprobs, entropy, values, mb, value_norm.normalize(mb.returns), cfg)
+            if cfg.target_kl is not None and count and stats["approx_kl"] > cfg.target_kl:
+                return _means(sums, count)
             optimizer.zero_grad()
             loss.backward()
             stats["grad_norm"] = nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm).item()
@@ -159,7 +163,11 @@ def ppo_update(policy, optimizer, value_norm: ValueNormalizer, batch: Batch, cfg
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
             count += 1
-    return {k: v / count for k, v in sums.items()}
+    return _means(sums, count)
+
+
+def _means(sums: dict[str, float], count: int) -> dict[str, float]:
+    return {**{k: v / count for k, v in sums.items()}, "optimizer_steps": float(count)}
 
 
 class PPOLearner:

@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_loss
+from fmat.ppo import Batch, PPOConfig, ValueNormalizer, compute_gae, ppo_loss, ppo_update
 
 
 def test_gae_by_hand_with_truncation_bootstrap():
@@ -58,3 +58,37 @@ def test_value_normalizer_round_trip():
     assert abs(vn.normalize(x).std().item() - 1) < 0.05
     assert torch.allclose(vn.denormalize(vn.normalize(x)), x, atol=1e-4)
     assert F.mse_loss(vn.denormalize(vn.normalize(x)), x) < 1e-6
+
+
+class _TinyPolicy(torch.nn.Module):
+    """Per-agent logits and values from a linear map of obs["x"] [S, n, 3]."""
+
+    def __init__(self):
+        super().__init__()
+        self.pi, self.v = torch.nn.Linear(3, 4), torch.nn.Linear(3, 1)
+
+    def get_action_and_value(self, obs, action=None):
+        dist = torch.distributions.Categorical(logits=self.pi(obs["x"]))
+        if action is None:
+            action = dist.sample()
+        return action, dist.log_prob(action), dist.entropy(), self.v(obs["x"]).squeeze(-1)
+
+
+def _update_steps(target_kl):
+    torch.manual_seed(0)
+    policy = _TinyPolicy()
+    obs = {"x": torch.randn(16, 2, 3)}
+    with torch.no_grad():
+        action, logprob, _, value = policy.get_action_and_value(obs)
+    batch = Batch(obs, action, logprob, value, advantages=torch.randn(16, 2), returns=torch.randn(16, 2))
+    optimizer = torch.optim.Adam(policy.parameters(), lr=0.1)  # big steps: the KL grows at once
+    stats = ppo_update(policy, optimizer, ValueNormalizer(), batch, PPOConfig(epochs=4, minibatches=2, target_kl=target_kl))
+    taken = optimizer.state[policy.pi.weight]["step"].item()
+    assert stats["optimizer_steps"] == taken
+    return taken
+
+
+def test_target_kl_ends_the_update_once_the_policy_has_moved_past_it():
+    assert _update_steps(None) == 8  # epochs x minibatches
+    assert _update_steps(1e-6) == 1  # the first step is always taken
+    assert 1 < _update_steps(0.05) < 8
