@@ -125,9 +125,15 @@ def cmd_map(args: argparse.Namespace) -> None:
 def cmd_perf_policy(args: argparse.Namespace) -> None:
     from rich.progress import Progress
 
-    from fmat.perf.policy_speed import measure, report
+    from fmat.perf.policy_speed import COMPARABLE, measure, report
+    from fmat.registry import REGISTRY
 
     counts = _int_list(args.agents, "--agents")
+    against = tuple(dict.fromkeys(x.strip() for x in args.against.split(",") if x.strip()))
+    if not against or set(against) - set(COMPARABLE):
+        wrong = next((x for x in against if x not in COMPARABLE), args.against)
+        raise FmatError(f"--against {wrong!r}: expected a comma-separated list of {', '.join(COMPARABLE)} "
+                        f"(the other learners the PPO core trains), e.g. mat,mappo")
     if args.device.startswith("cuda"):
         import torch
 
@@ -136,8 +142,9 @@ def cmd_perf_policy(args: argparse.Namespace) -> None:
     elif args.device != "cpu":
         raise FmatError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
     with Progress(transient=True) as progress:
-        task = progress.add_task("timing f-MAT and MAT", total=2 * len(counts))
-        rows = measure(counts, repeats=args.repeats, progress=lambda: progress.advance(task), device=args.device)
+        task = progress.add_task(f"timing f-MAT, {', '.join(REGISTRY[x].label for x in against)}",
+                                 total=(1 + len(against)) * len(counts))
+        rows = measure(counts, against, repeats=args.repeats, progress=lambda: progress.advance(task), device=args.device)
     print(report(rows, args.device))
 
 
@@ -377,8 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="grid4x4", help="scenario name (default grid4x4)")
     p.add_argument("--repeats", type=positive_int, default=3, help="interleaved repeats; the median is reported (default 3)")
     p.set_defaults(func=cmd_perf_env)
-    p = perf.add_parser("policy", help="f-MAT vs MAT: action selection and PPO update time as agents grow")
+    p = perf.add_parser("policy", help="f-MAT vs MAT (or MAPPO, IPPO): action selection and PPO update time as agents grow")
     p.add_argument("--agents", default="16,64,256,1024", help="comma-separated agent counts (default 16,64,256,1024)")
+    p.add_argument("--against", default="mat", help="comma-separated policies to time beside f-MAT: mat, mappo, ippo (default mat)")
     p.add_argument("--repeats", type=positive_int, default=3, help="timed repeats, median reported (default 3)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.set_defaults(func=cmd_perf_policy)

@@ -135,6 +135,8 @@ def test_cli_reports_one_line_and_exit_2():
     "args,message",
     [
         (("perf", "policy", "--agents", "16", "--device", "tpu"), "--device 'tpu'"),
+        (("perf", "policy", "--agents", "16", "--against", "mappo,idqn"), "--against 'idqn': expected a comma-separated list of mat, mappo, ippo"),
+        (("perf", "policy", "--agents", "16", "--against", ","), "--against ','"),
         (("table", "/nonexistent/runs"), "/nonexistent/runs does not exist"),
         (("evaluate", "/nonexistent/run", "--out", "x.json"), "not a run directory"),
     ],

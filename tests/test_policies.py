@@ -129,6 +129,23 @@ def test_policy_speed_benchmark_reports_both_models():
     text = report(rows)
     assert text.startswith("CPU, batch 1") and "time per agent at 6 vs 4 agents" in text
     assert all(r["fmat_attention"] == "dense" for r in rows) and text.splitlines()[2].endswith("dense")
+    assert "MAPPO" not in text
+
+
+def test_policy_speed_benchmark_times_mappo_and_ippo_beside_fmat():
+    """MAPPO's centralised critic reads every agent's encoding, so its parameters grow with the agent
+    count while f-MAT's and IPPO's do not; the report's last line shows it."""
+    from fmat.perf.policy_speed import measure, report
+
+    rows = measure([4, 9], against=("mappo", "ippo"), repeats=1)
+    assert all(r[f"{name}_{k}"] > 0 for r in rows for name in ("fmat", "mappo", "ippo") for k in ("act", "update"))
+    assert "mat_act" not in rows[0]
+    assert rows[0]["fmat_params"] == rows[1]["fmat_params"] and rows[0]["ippo_params"] == rows[1]["ippo_params"]
+    assert rows[1]["mappo_params"] > rows[0]["mappo_params"]
+    lines = report(rows).splitlines()
+    assert "MAPPO act ms" in lines[1] and "IPPO/f-MAT" in lines[1] and " MAT act ms" not in lines[1]
+    assert len(lines[2].split()) == len(lines[3].split()) == 2 + 2 * 2 + 2 + 2 * 2 + 1
+    assert lines[-1].startswith("parameters (millions) at 4/9 agents: f-MAT ") and "; MAPPO " in lines[-1]
 
 
 def test_factor_attention_starts_near_identity():
