@@ -174,9 +174,8 @@ def _int_list(text: str, flag: str) -> list[int]:
 def cmd_bench(args: argparse.Namespace) -> int:
     from fmat.bench import bench, summary
 
-    subset = {k: [x for x in v.split(",") if x] if v else None for k, v in (("algorithms", args.algorithms), ("scenarios", args.scenarios))}
     result = bench(args.config, args.set, launcher=args.launcher, workers=args.workers, address=args.address,
-                   progress=not args.quiet, **subset)
+                   progress=not args.quiet, **_subset(args))
     print(summary(result))
     return 1 if result.failed or (result.transfer and result.transfer.failed) else 0
 
@@ -227,7 +226,7 @@ def cmd_table(args: argparse.Namespace) -> None:
 
 
 def _subset(args: argparse.Namespace) -> dict:
-    """--algorithms/--scenarios of table and plot as lists (None: all)."""
+    """--algorithms/--scenarios of bench, table and plot as lists (None: all)."""
     return {key: [x for x in value.split(",") if x] if value else None
             for key, value in (("algorithms", args.algorithms), ("scenarios", args.scenarios))}
 
