@@ -127,6 +127,12 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
                 legend[label] = ax.axhline(level[0], color=colour, ls="--", lw=1.2)
                 ax.axhspan(low[0], high[0], color=colour, alpha=0.12, lw=0)
                 continue
+            if all(len(c[0]) == 1 for c in curves):
+                # runs stopped after their first episode: one point per seed; a line through them would
+                # read as a learning curve, and their mean as one seed's value at another's x
+                legend[label], = ax.plot([c[0][0] for c in curves], [c[1][0] for c in curves], color=colour,
+                                         ls="none", marker="o", ms=3)
+                continue
             xs, ys = _on_grid(curves)
             mean, low, high = bootstrap_band(ys)
             legend[label], = ax.plot(xs, mean, color=colour, ls=styles[name], lw=1.6, marker="o" if len(xs) < 15 else None, ms=3)

@@ -41,3 +41,22 @@ def test_legend_follows_the_registry_order_whatever_the_display_names(tmp_path, 
     texts = [t.get_text() for t in figures[0].legends[0].get_texts()]
     assert sorted(texts[:2]) == ["f-MAT (queue)", "f-MAT (wait)"]
     assert texts[2:] == ["IPPO (independent) (queue)", "greedy"]
+
+
+def test_runs_of_one_episode_are_points_not_a_line_through_the_seeds(tmp_path, monkeypatch):
+    runs = []
+    for seed, (seconds, delay) in enumerate([(500.0, 1283.0), (540.0, 1282.0), (700.0, 1262.0)]):
+        run = Run("fmat", "rush-32x32", seed, tmp_path)
+        run.curve = lambda row={"episode": 0, "env_steps": 360, "wall_seconds": seconds, "delay": delay}: [row]
+        runs.append(run)
+    learning = Run("ippo", "rush-32x32", 0, tmp_path)
+    learning.curve = lambda: [{"episode": i, "env_steps": 360 * (i + 1), "wall_seconds": 500.0 * (i + 1), "delay": 1280.0 - i}
+                              for i in range(2)]
+    figures = []
+    monkeypatch.setattr(atomic, "save_figure", lambda fig, out: figures.append(fig) or Path(out))
+    plot(runs + [learning], str(tmp_path / "curves.png"), x="seconds")
+    lines = figures[0].axes[0].get_lines()
+    points = [line for line in lines if line.get_linestyle() == "None"]
+    assert len(points) == 1 and list(points[0].get_xdata()) == [500.0, 540.0, 700.0]
+    assert list(points[0].get_ydata()) == [1283.0, 1282.0, 1262.0]
+    assert sum(line.get_linestyle() == "-" for line in lines) == 1  # IPPO's two episodes stay a curve
