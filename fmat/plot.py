@@ -130,8 +130,9 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
             if all(len(c[0]) == 1 for c in curves):
                 # runs stopped after their first episode: one point per seed; a line through them would
                 # read as a learning curve, and their mean as one seed's value at another's x
-                legend[label], = ax.plot([c[0][0] for c in curves], [c[1][0] for c in curves], color=colour,
-                                         ls="none", marker="o", ms=3)
+                points, = ax.plot([c[0][0] for c in curves], [c[1][0] for c in curves], color=colour, ls="none",
+                                  marker="o", ms=3)
+                legend.setdefault(label, points)  # a line drawn in another panel is the better legend entry
                 continue
             xs, ys = _on_grid(curves)
             mean, low, high = bootstrap_band(ys)
