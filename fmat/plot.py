@@ -26,6 +26,7 @@ X_AXES = {"episodes": ("episode", "training episode"), "steps": ("env_steps", "e
           "seconds": ("wall_seconds", "wall-clock time (s)")}
 VARIANT_STYLES = ("-", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))  # dashed ("--") marks the controllers
 TITLE = "mean over seeds, shaded: 95% bootstrap band; dashed: controllers that do not learn (mean of their episodes)"
+DOTS = "; dots without a line: runs stopped after their first episode, one per seed"
 
 
 def _curves(runs: list[Run], metric: str, x: str):
@@ -108,6 +109,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
     legend = {}  # label -> handle, one shared legend for the figure
     algorithm_of = {}  # label -> its algorithm, to order the legend
+    title = TITLE
     for ax, scenario in zip(axes.flat, scenarios):
         seeds = {}  # label -> number of seeds drawn
         for name in ordered({r.name for r in runs if r.scenario == scenario}, ROW_ORDER):
@@ -133,6 +135,7 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
                 points, = ax.plot([c[0][0] for c in curves], [c[1][0] for c in curves], color=colour, ls="none",
                                   marker="o", ms=3)
                 legend.setdefault(label, points)  # a line drawn in another panel is the better legend entry
+                title = TITLE + DOTS
                 continue
             xs, ys = _on_grid(curves)
             mean, low, high = bootstrap_band(ys)
@@ -154,6 +157,6 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
     rank = {a: i for i, a in enumerate(ALGORITHMS)}
     order = sorted(legend, key=lambda label: rank.get(algorithm_of[label], len(ALGORITHMS)))
     fig.legend([legend[k] for k in order], order, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
-    fig.suptitle(textwrap.fill(TITLE, int(width * 14)), fontsize=9)  # about 14 characters an inch at 9 pt
+    fig.suptitle(textwrap.fill(title, int(width * 14)), fontsize=9)  # about 14 characters an inch at 9 pt
     fig.tight_layout(rect=(0, (0.05 + 0.25 * legend_rows) / height, 1, 1))
     return atomic.save_figure(fig, out)

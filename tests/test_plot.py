@@ -60,9 +60,13 @@ def test_runs_of_one_episode_are_points_not_a_line_through_the_seeds(tmp_path, m
     assert len(points) == 1 and list(points[0].get_xdata()) == [500.0, 540.0, 700.0]
     assert list(points[0].get_ydata()) == [1283.0, 1282.0, 1262.0]
     assert sum(line.get_linestyle() == "-" for line in lines) == 1  # IPPO's two episodes stay a curve
+    assert "one per seed" in figures[0]._suptitle.get_text().replace("\n", " ")  # the title does not call them a mean
 
     curve = Run("fmat", "rush-4x4", 0, tmp_path)  # a panel before, where f-MAT learns: its legend entry is a line
     curve.curve = learning.curve
     plot([curve] + runs, str(tmp_path / "curves.png"), x="seconds")
     handles = {text.get_text(): handle for text, handle in zip(figures[1].legends[0].get_texts(), figures[1].legends[0].legend_handles)}
     assert handles["f-MAT"].get_linestyle() == "-"
+
+    plot([curve, learning], str(tmp_path / "curves.png"), x="seconds")  # no one-episode runs: the plain title
+    assert "one per seed" not in figures[2]._suptitle.get_text().replace("\n", " ")
