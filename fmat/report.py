@@ -277,8 +277,9 @@ class Cell:
 
 def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", source: str = "final", last: int = 10,
           mode: str = "greedy"):
-    """Cells keyed by (row name, scenario). A cell with any seed over its time budget shows no
-    value and is not ranked: its seeds did not all train for the same budget."""
+    """Cells keyed by (row name, scenario), each row's mean rank, and the scenarios it is taken
+    over. A cell with any seed over its time budget shows no value (its seeds did not all train for
+    the same budget) and ranks below every row that finished in its column."""
     if metric not in LOWER_IS_BETTER:
         raise FmatError(f"unknown metric {metric!r}; choose one of {', '.join(LOWER_IS_BETTER)}")
     if source not in SOURCES:
@@ -298,25 +299,26 @@ def build(runs: list[Run], metric: str = "delay", statistic: str = "mean", sourc
             cell.over_budget.append(stopped)
         else:
             cell.values.append(value)
-    ranks = _mean_ranks(_comparable(cells), algorithms, scenarios, LOWER_IS_BETTER[metric])
-    return algorithms, scenarios, cells, ranks
+    ranks, ranked = _mean_ranks(cells, algorithms, scenarios, LOWER_IS_BETTER[metric])
+    return algorithms, scenarios, cells, ranks, ranked
 
 
 def _comparable(cells: dict) -> dict:
     return {key: cell for key, cell in cells.items() if not cell.over_budget}
 
 
-def _mean_ranks(cells, algorithms, scenarios, lower_better) -> dict[str, float]:
+def _mean_ranks(cells, algorithms, scenarios, lower_better) -> tuple[dict[str, float], list[str]]:
+    """Mean ranks over the scenarios every row has a cell in, so that every row is ranked against
+    the same rows in the same columns; a rank over the columns each row happens to have would let a
+    row gain from the columns where stronger rows are missing. Over-budget cells rank last, tied."""
+    ranked = [s for s in scenarios if all((a, s) in cells for a in algorithms)]
+    worst = np.inf if lower_better else -np.inf
     per_alg: dict[str, list[float]] = {a: [] for a in algorithms}
-    for s in scenarios:
-        present = [a for a in algorithms if (a, s) in cells]
-        if not present:
-            continue
-        centers = np.array([cells[(a, s)].center for a in present])
-        ranks = average_ranks(centers if lower_better else -centers)
-        for a, r in zip(present, ranks):
+    for s in ranked:
+        centers = np.array([worst if cells[(a, s)].over_budget else cells[(a, s)].center for a in algorithms])
+        for a, r in zip(algorithms, average_ranks(centers if lower_better else -centers)):
             per_alg[a].append(float(r))
-    return {a: float(np.mean(r)) if r else float("nan") for a, r in per_alg.items()}
+    return {a: float(np.mean(r)) if r else float("nan") for a, r in per_alg.items()}, ranked
 
 
 def _best(cells, algorithms, scenario, lower_better) -> str | None:
@@ -345,7 +347,7 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     `mode` picks the greedy or the sampled final evaluation."""
     if with_resco and metric != "delay":
         raise FmatError(f"--with-resco: RESCO published average delay only, not {metric}; use --metric delay")
-    algorithms, scenarios, cells, ranks = build(runs, metric, statistic, source, last, mode)
+    algorithms, scenarios, cells, ranks, ranked = build(runs, metric, statistic, source, last, mode)
     lower = LOWER_IS_BETTER[metric]
     if fmt == "csv":
         return _csv(algorithms, scenarios, cells, ranks, metric, statistic, source if source not in ("final", "median") or mode == "greedy" else f"{source}-sampled",
@@ -369,7 +371,7 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     stat = "mean" if statistic == "mean" else "interquartile mean"
     hours = sum(r.compute_seconds() for r in runs) / 3600
     note = (f"{metric}{unit}, {'lower' if lower else 'higher'} is better. Source: {what}. Cells: {stat} over seeds "
-            f"[95% percentile-bootstrap CI] (number of seeds); best per column in bold; mean rank over the scenarios an algorithm has. "
+            f"[95% percentile-bootstrap CI] (number of seeds); best per column in bold; {rank_scope(scenarios, ranked)}. "
             f"{len(runs)} runs, {hours:.2f} h of training wall time in total.")
     layouts, rewards = named_settings(runs)
     if layouts:
@@ -379,12 +381,23 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     budgets = sorted({o["time_budget_s"] for c in cells.values() for o in c.over_budget})
     if budgets:
         note += (" Over budget: at its measured rate (in the cell) the run's training would not fit "
-                 f"train.time_budget_s ({', '.join(f'{b:g}' for b in budgets)} s), so it stopped early and is not ranked.")
+                 f"train.time_budget_s ({', '.join(f'{b:g}' for b in budgets)} s), so it stopped early; "
+                 "it ranks below every row that finished in its column.")
     if budgets or metric == "episode_seconds":
         note += " " + load_note(runs)
     if with_resco:
         note += " " + resco_published.NOTE
     return latex(header, rows, note) if fmt == "latex" else markdown(header, rows, note)
+
+
+def rank_scope(scenarios: list[str], ranked: list[str]) -> str:
+    """The footer's account of which columns the mean rank covers."""
+    if len(ranked) == len(scenarios):
+        return "mean rank over the scenarios an algorithm has"
+    if not ranked:
+        return "no mean rank: no scenario has a cell for every row"
+    return (f"mean rank over the {len(ranked)} of {len(scenarios)} scenarios every row has ({', '.join(ranked)}), "
+            "so that rows are ranked against the same rows")
 
 
 def _bold(text: str, fmt: str) -> str:

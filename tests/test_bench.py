@@ -262,8 +262,10 @@ def test_table_numbers_by_hand(tmp_path):
     assert lines["mat"][0] == "30.0 (1, no interval)"
     assert lines["greedy"][0] == "missing"
     assert lines["mat"][1] == "**40.0 (1, no interval)**"
-    # ranks: grid4x4 fmat 1, mat 2; cologne1 mat 1, greedy 2, fmat 3
-    assert lines["fmat"][2] == "2.00" and lines["mat"][2] == "1.50" and lines["greedy"][2] == "2.00"
+    # greedy has no grid4x4 cell, so the mean rank is over cologne1 alone: mat 1, greedy 2, fmat 3
+    # (over both maps fmat would average 2.00 and tie greedy, which never ran where fmat won)
+    assert lines["fmat"][2] == "3.00" and lines["mat"][2] == "1.00" and lines["greedy"][2] == "2.00"
+    assert "mean rank over the 1 of 2 scenarios every row has (cologne1)" in table
     assert "final-policy evaluation" in table
     best = render(collect([str(tmp_path)]), source="best")
     assert "20.0 [15.0, 25.0] (2)" in best and "best training episode" in best
@@ -271,6 +273,14 @@ def test_table_numbers_by_hand(tmp_path):
     assert "fmat,grid4x4,delay,final,mean,15.0000,10.0000,20.0000,2" in csv_text
     assert "greedy,grid4x4,delay,final,mean,missing" in csv_text
     assert "mat,grid4x4,delay,final,mean,30.0000,,,1" in csv_text  # one seed: no interval, not [30, 30]
+
+
+def test_table_without_a_common_scenario_has_no_rank(tmp_path):
+    fake_run(tmp_path, "fmat", "grid4x4", 0, 10.0)
+    fake_run(tmp_path, "greedy", "cologne1", 0, 45.0)
+    table = render(collect([str(tmp_path)]))
+    assert "| fmat | **10.0 (1, no interval)** | missing | n/a |" in table
+    assert "no mean rank: no scenario has a cell for every row" in table
 
 
 def test_table_sampled_evaluation_and_two_layouts(tmp_path):
@@ -389,11 +399,15 @@ def test_table_says_over_budget_with_the_rate(tmp_path):
             "time_budget_s": 3600, "seconds_per_episode": rate, "projected_seconds": 30 * rate, "episodes": 1}}))
     table = render(collect([str(tmp_path)]))
     lines = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[2:5]}
-    assert lines["mat"] == ["over budget (2/2 seeds, 110.0 s/episode)", "n/a"]
+    assert lines["mat"] == ["over budget (2/2 seeds, 110.0 s/episode)", "3.00"]  # below every finished row
     assert lines["fmat"] == ["**50.0 (1, no interval)**", "1.00"] and lines["mappo"][1] == "2.00"
-    assert "train.time_budget_s (3600 s)" in table
-    assert "mat,grid-16x16,delay,final,mean,over budget" in render(collect([str(tmp_path)]), fmt="csv")
+    assert "train.time_budget_s (3600 s)" in table and "mean rank over the scenarios an algorithm has" in table
     assert "| mat | 2.0 [2.0, 2.0] (2) |" in render(collect([str(tmp_path)]), metric="episode_seconds")
+    fake_run(tmp_path, "fmat", "grid-8x8", 0, 20.0)  # a column no other row has: no rank can use it
+    table = render(collect([str(tmp_path)]))
+    assert "| fmat | **20.0 (1, no interval)** | **50.0 (1, no interval)** | 1.00 |" in table
+    assert "mean rank over the 1 of 2 scenarios every row has (grid-16x16)" in table
+    assert "mat,grid-16x16,delay,final,mean,over budget" in render(collect([str(tmp_path)]), fmt="csv")
 
 
 def test_transfer_sweep_table_and_rerun(tmp_path):
