@@ -118,6 +118,26 @@ class SingleEnv:
         self.env.close()
 
 
+class LoadSampler:
+    """The machine's 1-minute load average, sampled once a minute while the run trains (and at each
+    start or resume), so that done.json's mean describes the whole run: sampled only at episode
+    ends, a run stopped after one long episode had a single sample, taken after a neighbour ended."""
+
+    def __init__(self, saved=(0.0, 0), every: float = 60.0, clock=time.monotonic):
+        self.total, self.samples = float(saved[0]), int(saved[1])
+        self.every, self.clock, self.next = every, clock, -math.inf
+
+    def tick(self) -> None:
+        now = self.clock()
+        if now >= self.next:
+            self.total += os.getloadavg()[0]
+            self.samples += 1
+            self.next = now + self.every
+
+    def state(self) -> list:
+        return [self.total, self.samples]
+
+
 class ControllerAlgorithm:
     """A classical controller: a fresh controller per episode, seeded like the episode; nothing to learn."""
 
@@ -181,12 +201,12 @@ def run(cfg, budget: int, run_dir: Path, state: dict | None, log, bar, over_budg
     try:
         per_episode = decisions_per_episode(envs.scenario)
         algo = build_algorithm(cfg, envs, total_steps=budget * per_episode)
-        episode, env_steps, wall, updates, load = 0, 0, 0.0, 0, [0.0, 0]
+        episode, env_steps, wall, updates, load = 0, 0, 0.0, 0, LoadSampler()
         if state:
             with checkpoint.restoring(path):
                 algo.load_state_dict(state)
                 episode, env_steps, wall = state["episode"], state["env_steps"], state["wall_seconds"]
-                updates, load = state.get("updates", 0), list(state.get("load", load))
+                updates, load = state.get("updates", 0), LoadSampler(state.get("load", (0.0, 0)))
         layout = ({"obs_dim": envs.obs_dim, "max_phases": envs.max_phases, "max_lanes": envs.max_lanes}
                   if REGISTRY[cfg.algorithm].learns else {})
         n_envs = envs.num_envs
@@ -198,6 +218,7 @@ def run(cfg, budget: int, run_dir: Path, state: dict | None, log, bar, over_budg
             returns, done = np.zeros(n_envs), False
             while not done:
                 termination.check()
+                load.tick()
                 actions = algo.act(obs)
                 next_obs, rewards, terminated, truncated, info = envs.step(actions)
                 for stats in algo.observe(obs, actions, rewards, next_obs, terminated, truncated):
@@ -212,9 +233,9 @@ def run(cfg, budget: int, run_dir: Path, state: dict | None, log, bar, over_budg
             for i in range(min(n_envs, budget - episode)):
                 log.episode(row(episode + i, env_steps, wall, returns[i], {k: metrics[k][i] for k in COLUMNS[4:]}))
             episode = min(episode + n_envs, budget)
-            load = [load[0] + os.getloadavg()[0], load[1] + 1]
             checkpoint.save(path, cfg.algorithm, {"episode": episode, "env_steps": env_steps, "wall_seconds": wall,
-                                                  "updates": updates, "load": load, "layout": layout, **algo.state_dict()})
+                                                  "updates": updates, "load": load.state(), "layout": layout,
+                                                  **algo.state_dict()})
             bar.update(episode, float(np.mean(metrics["delay"])))
     finally:
         envs.close()

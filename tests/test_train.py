@@ -166,11 +166,24 @@ def test_time_budget_stops_early_then_a_raised_budget_continues(tmp_path):
     train(roomy, resume=True, progress=False)
     done = json.loads((run_dir / "done.json").read_text())
     assert done["episodes"] == 3 and "over_budget" not in done and (run_dir / "eval.json").is_file()
-    # the load is averaged over all 3 episodes, the one before the resume included
+    # the load is sampled at each start and once a minute; these episodes take seconds, so one
+    # sample from before the resume and one after it
     assert done["machine"]["cpus"] == os.cpu_count() and done["machine"]["mean_load"] >= 0
     assert done["machine"]["cpu"] and done["machine"]["torch"] == torch.__version__ and "eclipse-sumo" in done["machine"]
-    assert checkpoint.load(run_dir / "checkpoint.pt", "max_pressure")["load"][1] == 3
+    assert checkpoint.load(run_dir / "checkpoint.pt", "max_pressure")["load"][1] == 2
     assert [r["episode"] for r in read_rows(run_dir)] == ["0", "1", "2"]
+
+
+def test_load_is_sampled_once_a_minute_while_training(monkeypatch):
+    from fmat import runner
+
+    now = [0.0]
+    monkeypatch.setattr(runner.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    load = runner.LoadSampler((4.0, 2), clock=lambda: now[0])  # resumed: two samples summing to 4
+    for t in (0.0, 30.0, 59.9, 60.0, 61.0, 125.0):  # decisions at these seconds
+        now[0] = t
+        load.tick()
+    assert load.state() == [4.0 + 3 * 1.5, 5]  # at 0, 60 and 125 s
 
 
 def test_a_slow_first_episode_alone_does_not_stop_a_run(tmp_path):
