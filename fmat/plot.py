@@ -129,13 +129,17 @@ def plot(runs: list[Run], out: str, metric: str = "delay", x: str = "episodes", 
                 legend[label] = ax.axhline(level[0], color=colour, ls="--", lw=1.2)
                 ax.axhspan(low[0], high[0], color=colour, alpha=0.12, lw=0)
                 continue
-            if all(len(c[0]) == 1 for c in curves):
+            stopped = [c for c in curves if len(c[0]) == 1]
+            curves = [c for c in curves if len(c[0]) > 1]
+            if stopped:
                 # runs stopped after their first episode: one point per seed; a line through them would
-                # read as a learning curve, and their mean as one seed's value at another's x
-                points, = ax.plot([c[0][0] for c in curves], [c[1][0] for c in curves], color=colour, ls="none",
+                # read as a learning curve, and their mean as one seed's value at another's x (also
+                # when other seeds of the same cell trained on: those alone make the curve)
+                points, = ax.plot([c[0][0] for c in stopped], [c[1][0] for c in stopped], color=colour, ls="none",
                                   marker="o", ms=3)
                 legend.setdefault(label, points)  # a line drawn in another panel is the better legend entry
                 title = TITLE + DOTS
+            if not curves:
                 continue
             xs, ys = _on_grid(curves)
             mean, low, high = bootstrap_band(ys)

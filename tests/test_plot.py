@@ -70,3 +70,13 @@ def test_runs_of_one_episode_are_points_not_a_line_through_the_seeds(tmp_path, m
 
     plot([curve, learning], str(tmp_path / "curves.png"), x="seconds")  # no one-episode runs: the plain title
     assert "one per seed" not in figures[2]._suptitle.get_text().replace("\n", " ")
+
+    trained = Run("fmat", "rush-32x32", 3, tmp_path)  # a seed that trained on beside the stopped ones
+    trained.curve = learning.curve
+    plot(runs + [trained], str(tmp_path / "curves.png"), x="seconds")
+    lines = figures[3].axes[0].get_lines()
+    assert [list(line.get_xdata()) for line in lines if line.get_linestyle() == "None"] == [[500.0, 540.0, 700.0]]
+    curve, = [line for line in lines if line.get_linestyle() == "-"]
+    assert list(curve.get_ydata()) == [1280.0, 1279.0]  # that seed alone, not averaged with the stopped ones
+    assert "one per seed" in figures[3]._suptitle.get_text().replace("\n", " ")
+    assert "4 seeds each" in figures[3].axes[0].texts[0].get_text()
