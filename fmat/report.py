@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from fmat import resco_published
+from fmat.config import legacy_defaults
 from fmat.envs.errors import FmatError
 from fmat.envs.observations import LAYOUTS
 from fmat.envs.rewards import REWARDS
@@ -149,6 +150,7 @@ def collect(roots: list[str], algorithms: list[str] | None = None, scenarios: li
                 continue
             cfg = RunDir(cfg_path.parent).config_data()
             try:
+                cfg = legacy_defaults(cfg)  # a run of fmat 0.2 keeps the meaning it had (MAPPO's agent id)
                 env, model = cfg.get("env") or {}, cfg.get("model") or {}
                 runs.append(Run(str(cfg["algorithm"]), str(cfg["scenario"]), int(cfg["seed"]), cfg_path.parent,
                                 str(env.get("observation", "lanes")), dict(model), str(env.get("reward", "wait"))))

@@ -283,6 +283,20 @@ def test_table_without_a_common_scenario_has_no_rank(tmp_path):
     assert "no mean rank: no scenario has a cell for every row" in table
 
 
+def test_runs_of_fmat_0_2_keep_their_meaning_in_tables(tmp_path):
+    """A fmat 0.2 config (no env.observation) meant MAPPO and IPPO with the agent id, so their
+    policies do not transfer; a new config without `agent_id` means without it."""
+    old = fake_run(tmp_path, "mappo", "grid4x4", 0, 40.0)
+    (old / "config.yaml").write_text(yaml.safe_dump({"algorithm": "mappo", "scenario": "grid4x4", "seed": 0,
+                                                     "env": {"reward": "wait"}, "model": {}}))
+    new = fake_run(tmp_path, "ippo", "grid4x4", 0, 40.0)
+    (new / "config.yaml").write_text(yaml.safe_dump({"algorithm": "ippo", "scenario": "grid4x4", "seed": 0,
+                                                     "env": {"reward": "wait", "observation": "phases"}, "model": {}}))
+    runs = {r.algorithm: r for r in collect([str(tmp_path)])}
+    assert runs["mappo"].transfer_blocker and runs["mappo"].observation == "lanes"
+    assert runs["ippo"].transfer_blocker is None
+
+
 def test_table_sampled_evaluation_and_two_layouts(tmp_path):
     """--eval picks a PPO learner's greedy or sampled evaluation (a controller has one); runs of one
     learner with two observation layouts get a row each."""
