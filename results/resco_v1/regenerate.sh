@@ -3,7 +3,7 @@
 # Run from the repository root: bash results/resco_v1/regenerate.sh
 set -euo pipefail
 runs=results/resco_v1/runs
-out=results/resco
+out=results/resco_v1
 fmat table $runs --out $out/delay.md
 fmat table $runs --format csv --out $out/delay.csv
 fmat table $runs --last-episodes 10 --out $out/delay_last10.md
