@@ -380,16 +380,23 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
         note += " Rows name the observation layout (env.observation) where the runs use more than one."
     if rewards:
         note += " Rows name the reward (env.reward) where one algorithm's runs use more than one."
-    budgets = sorted({o["time_budget_s"] for c in cells.values() for o in c.over_budget})
-    if budgets:
-        note += (" Over budget: at its measured rate (in the cell) the run's training would not fit "
-                 f"train.time_budget_s ({', '.join(f'{b:g}' for b in budgets)} s), so it stopped early; "
-                 "it ranks below every row that finished in its column.")
-    if budgets or metric == "episode_seconds":
+    budget = over_budget_note(cells.values())
+    if budget:
+        note += f" {budget}; it ranks below every row that finished in its column."
+    if budget or metric == "episode_seconds":
         note += " " + load_note(runs)
     if with_resco:
         note += " " + resco_published.NOTE
     return latex(header, rows, note) if fmt == "latex" else markdown(header, rows, note)
+
+
+def over_budget_note(cells) -> str:
+    """The footer's account of "over budget" cells, or "" when there are none."""
+    budgets = sorted({o["time_budget_s"] for c in cells for o in c.over_budget})
+    if not budgets:
+        return ""
+    return ("Over budget: at its measured rate (in the cell) the run's training would not fit "
+            f"train.time_budget_s ({', '.join(f'{b:g}' for b in budgets)} s), so it stopped early")
 
 
 def rank_scope(scenarios: list[str], ranked: list[str]) -> str:

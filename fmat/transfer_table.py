@@ -9,7 +9,8 @@ number of agents shows "not applicable" off its own map, and the note says why.
 Beside the zero-shot rows, each algorithm gets a row "each target" when the collected runs include
 the same algorithm trained on a target map (for example `fmat table --transfer results/transfer/runs
 results/resco/runs`): each cell is then that learner trained there, the reference a zero-shot
-policy is read against. A run found under two roots (same algorithm, map and seed) counts once.
+policy is read against; one stopped by its time budget (train.time_budget_s) says "over budget"
+with its rate, as in `fmat table`. A run found under two roots (same algorithm, map and seed) counts once.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import io
 from fmat.envs.errors import FmatError
 from fmat.envs.scenarios import builtin_names
 from fmat.registry import LEARNERS
-from fmat.report import LOWER_IS_BETTER, ROW_ORDER, UNITS, Cell, Run, cell_text, latex, markdown, ordered
+from fmat.report import (LOWER_IS_BETTER, ROW_ORDER, UNITS, Cell, Run, cell_text, latex, markdown, ordered,
+                         over_budget_note)
 
 OWN = "own map"
 ON_TARGET = "each target"  # the "trained on" of the row holding each learner trained on the target map itself
@@ -68,6 +70,8 @@ def build(runs: list[Run], metric: str, statistic: str):
     for run in runs:
         for target, value in _values(run, metric).items():
             cells.setdefault((run.name, run.scenario, target), Cell([], statistic)).values.append(value)
+        if stopped := run.over_budget():  # trained on a target within a time budget, and did not fit it
+            cells.setdefault((run.name, run.scenario, run.scenario), Cell([], statistic)).over_budget.append(stopped)
     # training maps are those some policy was evaluated away from; with no transfer evaluations yet,
     # every map is one (a study in progress still shows its own-map figures)
     maps = {r.scenario for r in runs if r.transfers} or {r.scenario for r in runs}
@@ -145,6 +149,8 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
                if any(s == ON_TARGET for _, s in rows) else "")
             + f"Cells: {stat} over seeds "
             "[95% percentile-bootstrap CI] (number of seeds). " + _compute(runs))
+    if budget := over_budget_note([cells[(a, s, t)] for a, s in rows for t in targets if (a, s, t) in cells]):
+        note += f" {budget}, and was not evaluated."
     if blocked:
         note += " Not applicable: " + "; ".join(f"{' and '.join(names)} {why}" for why, names in blocked.items()) + "."
     return latex(header, table, note) if fmt == "latex" else markdown(header, table, note)
@@ -161,6 +167,8 @@ def _csv(rows, targets, cells, blockers, metric, statistic) -> str:
                 writer.writerow([a, s, target, metric, statistic, "not applicable", "", "", 0])
             elif cell is None:
                 writer.writerow([a, s, target, metric, statistic, "missing", "", "", 0])
+            elif cell.over_budget:
+                writer.writerow([a, s, target, metric, statistic, "over budget", "", "", len(cell.values)])
             else:
                 writer.writerow([a, s, target, metric, statistic, f"{cell.center:.4f}", *cell.ci_fields(), len(cell.values)])
     return buf.getvalue()

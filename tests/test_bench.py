@@ -499,6 +499,29 @@ def test_transfer_sweep_table_and_rerun(tmp_path):
     assert "or a classical controller run there" in table and "training (final policy, greedy actions)" in table
 
 
+def test_transfer_table_says_when_a_learner_trained_on_a_target_went_over_budget(tmp_path):
+    from fmat import transfer_table
+
+    for seed, moved in ((0, 30.0), (1, 40.0)):
+        (fake_run(tmp_path / "transfer", "fmat", "grid4x4", seed, 20.0) / "transfer").mkdir()
+        (tmp_path / "transfer" / f"grid4x4__fmat__s{seed}" / "transfer" / "grid-16x16.json").write_text(
+            '{"mean": {"delay": %s}}' % moved)
+    for seed, rate in ((0, 300.0), (1, 400.0)):  # trained on the target itself, within a 2-hour budget it did not fit
+        run = fake_run(tmp_path / "targets", "fmat", "grid-16x16", seed, 0.0)
+        (run / "eval.json").unlink()
+        (run / "done.json").write_text(json.dumps({"episodes": 24, "over_budget": {
+            "time_budget_s": 7200, "seconds_per_episode": rate, "projected_seconds": 100 * rate, "episodes": 24}}))
+    runs = collect([str(tmp_path / "transfer"), str(tmp_path / "targets")])
+    table = transfer_table.render(runs)
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[2:4]]
+    assert rows == [["fmat", "grid4x4", "20.0 [20.0, 20.0] (2)", "35.0 [30.0, 40.0] (2)"],
+                    ["fmat", "each target", "—", "over budget (2/2 seeds, 350.0 s/episode)"]], table
+    assert "train.time_budget_s (7200 s), so it stopped early, and was not evaluated." in table
+    assert "fmat,each target,grid-16x16,delay,mean,over budget,,,0" in transfer_table.render(
+        runs, fmt="csv")
+    assert "over budget" not in transfer_table.render(collect([str(tmp_path / "transfer")]))  # no such run: no such note
+
+
 @pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("experiments/*.yaml")), ids=lambda p: p.name)
 def test_shipped_experiment_files_are_valid(path):
     from fmat.config import load_config
