@@ -3,10 +3,11 @@
 # followed by the same learner trained on each target map: the transfer runs for grid4x4 and
 # cologne8, the tuned RESCO comparison (results/resco_tuned/runs) for the other RESCO maps. Each
 # classical controller gets a row on each target: from results/resco_tuned/runs on the RESCO maps,
-# from results/transfer/controllers (experiments/transfer_controllers.yaml) on grid-8x8 and grid-16x16.
+# from results/transfer/controllers (experiments/transfer_controllers.yaml) on grid-8x8 and grid-16x16,
+# where each learner trained on the target comes from results/transfer/targets (experiments/transfer_targets.yaml).
 # Run from the repository root: bash results/transfer/regenerate.sh
 set -euo pipefail
 out=results/transfer
-fmat table --transfer $out/runs results/resco_tuned/runs $out/controllers --out $out/delay.md
-fmat table --transfer $out/runs results/resco_tuned/runs $out/controllers --format csv --out $out/delay.csv
+fmat table --transfer $out/runs results/resco_tuned/runs $out/controllers $out/targets --out $out/delay.md
+fmat table --transfer $out/runs results/resco_tuned/runs $out/controllers $out/targets --format csv --out $out/delay.csv
 fmat plot $out/runs --out $out/curves.png --log-y
