@@ -149,7 +149,8 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
                if any(s == ON_TARGET for _, s in rows) else "")
             + f"Cells: {stat} over seeds "
             "[95% percentile-bootstrap CI] (number of seeds). " + _compute(runs))
-    if budget := over_budget_note([cells[(a, s, t)] for a, s in rows for t in targets if (a, s, t) in cells]):
+    shown = [(a, s, t) for a, s in rows for t in {s, *targets}]  # the own-map column and the targets
+    if budget := over_budget_note([cells[k] for k in shown if k in cells]):
         note += f" {budget}, and was not evaluated."
     if blocked:
         note += " Not applicable: " + "; ".join(f"{' and '.join(names)} {why}" for why, names in blocked.items()) + "."

@@ -520,6 +520,12 @@ def test_transfer_table_says_when_a_learner_trained_on_a_target_went_over_budget
     assert "fmat,each target,grid-16x16,delay,mean,over budget,,,0" in transfer_table.render(
         runs, fmt="csv")
     assert "over budget" not in transfer_table.render(collect([str(tmp_path / "transfer")]))  # no such run: no such note
+    source = tmp_path / "transfer" / "grid4x4__fmat__s1"  # a training map that is no target: its own-map cell counts too
+    (source / "eval.json").unlink()
+    (source / "done.json").write_text(json.dumps({"episodes": 9, "over_budget": {
+        "time_budget_s": 600, "seconds_per_episode": 90.0, "projected_seconds": 9000.0, "episodes": 9}}))
+    table = transfer_table.render(collect([str(tmp_path / "transfer")]))
+    assert "over budget (1/2 seeds, 90.0 s/episode)" in table and "train.time_budget_s (600 s)" in table, table
 
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("experiments/*.yaml")), ids=lambda p: p.name)
