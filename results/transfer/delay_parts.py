@@ -21,8 +21,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import fmat.envs.sumo_env as sumo_env
-from fmat.envs.errors import FmatError, first_line
-from fmat.atomic import write_csv
+from fmat.envs.errors import FmatError
+from fmat.atomic import check_writable_file, write_csv
 from fmat.evaluate import evaluate
 
 PARTS = ("timeLoss", "departDelay", "waitingTime", "waitingCount")
@@ -56,10 +56,11 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     try:
+        check_writable_file(args.out, "--out", (".csv",))
         with tempfile.TemporaryDirectory() as scratch:
             rows = [delay_parts(r, Path(scratch)) for r in args.runs]
-    except FmatError as e:  # a bad run directory: one line and exit 2, as the fmat commands do
-        print(f"delay_parts.py: {first_line(e)}", file=sys.stderr)
+    except FmatError as e:  # a bad --out or run directory: one line and exit 2, as `fmat` does
+        print(f"delay_parts.py: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     write_csv(args.out, rows, list(rows[0]))
     for r in rows:
