@@ -352,8 +352,8 @@ def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: s
     algorithms, scenarios, cells, ranks, ranked = build(runs, metric, statistic, source, last, mode)
     lower = LOWER_IS_BETTER[metric]
     if fmt == "csv":
-        return _csv(algorithms, scenarios, cells, ranks, metric, statistic, source if source not in ("final", "median") or mode == "greedy" else f"{source}-sampled",
-                    with_resco)
+        return _csv(algorithms, scenarios, cells, ranks, ranked, metric, statistic,
+                    source if source not in ("final", "median") or mode == "greedy" else f"{source}-sampled", with_resco)
     comparable = _comparable(cells)
     best = {s: _best(comparable, algorithms, s, lower) for s in scenarios}
     header = ["algorithm", *scenarios, "mean rank"]
@@ -431,24 +431,30 @@ def latex(header, rows, note) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _csv(algorithms, scenarios, cells, ranks, metric, statistic, source, with_resco) -> str:
+def _csv(algorithms, scenarios, cells, ranks, ranked, metric, statistic, source, with_resco) -> str:
+    """One row per cell; `rank_scenarios` names the scenarios `mean_rank` is taken over (those every
+    row has a cell in), which the md footer says in words."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["algorithm", "scenario", "metric", "source", "statistic", "value", "ci_low", "ci_high", "seeds", "mean_rank", "note"])
+    writer.writerow(["algorithm", "scenario", "metric", "source", "statistic", "value", "ci_low", "ci_high", "seeds",
+                     "mean_rank", "rank_scenarios", "note"])
+    over = ";".join(ranked)
     for a in algorithms:
+        rank = f"{ranks[a]:.3f}"
         for s in scenarios:
             cell = cells.get((a, s))
             if cell is None:
-                writer.writerow([a, s, metric, source, statistic, "missing", "", "", 0, f"{ranks[a]:.3f}"])
+                writer.writerow([a, s, metric, source, statistic, "missing", "", "", 0, rank, over])
             elif cell.over_budget:
-                writer.writerow([a, s, metric, source, statistic, "over budget", "", "", len(cell.values),
-                                 f"{ranks[a]:.3f}", cell.over_budget_text()])
+                writer.writerow([a, s, metric, source, statistic, "over budget", "", "", len(cell.values), rank, over,
+                                 cell.over_budget_text()])
             else:
                 writer.writerow([a, s, metric, source, statistic, f"{cell.center:.4f}", *cell.ci_fields(),
-                                 len(cell.values), f"{ranks[a]:.3f}"])
+                                 len(cell.values), rank, over])
     if with_resco:
         for name, *values, _ in resco_published.rows(scenarios):
             for s, value in zip(scenarios, values):
                 if value != "-":
-                    writer.writerow([name, s, metric, "resco_published", "", value, "", "", "", "", "RESCO's number, not fmat's"])
+                    writer.writerow([name, s, metric, "resco_published", "", value, "", "", "", "", "",
+                                     "RESCO's number, not fmat's"])
     return buf.getvalue()

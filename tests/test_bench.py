@@ -1,4 +1,5 @@
 import csv
+import io
 import json
 import os
 import shutil
@@ -273,6 +274,8 @@ def test_table_numbers_by_hand(tmp_path):
     assert "fmat,grid4x4,delay,final,mean,15.0000,10.0000,20.0000,2" in csv_text
     assert "greedy,grid4x4,delay,final,mean,missing" in csv_text
     assert "mat,grid4x4,delay,final,mean,30.0000,,,1" in csv_text  # one seed: no interval, not [30, 30]
+    rows = {(r["algorithm"], r["scenario"]): r for r in csv.DictReader(io.StringIO(csv_text))}
+    assert rows[("fmat", "grid4x4")]["mean_rank"] == "3.000" and rows[("fmat", "grid4x4")]["rank_scenarios"] == "cologne1"
 
 
 def test_table_without_a_common_scenario_has_no_rank(tmp_path):
