@@ -332,15 +332,18 @@ def _best(cells, algorithms, scenario, lower_better) -> str | None:
 
 
 def cell_text(cell: Cell | None) -> str:
+    """A cell where some seeds finished and others ran over budget shows both, e.g.
+    "81.2 [81.0, 81.4] (2); over budget (1/3 seeds, 90.0 s/episode)"; it still ranks as over budget."""
     if cell is None:
         return "missing"
-    if cell.over_budget:
+    if cell.over_budget and not cell.values:
         return cell.over_budget_text()
     ci = cell.ci
     if ci is None:
-        return f"{cell.center:.1f} (1, no interval)"
-    low, high = ci
-    return f"{cell.center:.1f} [{low:.1f}, {high:.1f}] ({len(cell.values)})"
+        text = f"{cell.center:.1f} (1, no interval)"
+    else:
+        text = f"{cell.center:.1f} [{ci[0]:.1f}, {ci[1]:.1f}] ({len(cell.values)})"
+    return f"{text}; {cell.over_budget_text()}" if cell.over_budget else text
 
 
 def render(runs: list[Run], metric: str = "delay", fmt: str = "md", statistic: str = "mean", source: str = "final",
@@ -447,7 +450,7 @@ def _csv(algorithms, scenarios, cells, ranks, ranked, metric, statistic, source,
                 writer.writerow([a, s, metric, source, statistic, "missing", "", "", 0, rank, over])
             elif cell.over_budget:
                 writer.writerow([a, s, metric, source, statistic, "over budget", "", "", len(cell.values), rank, over,
-                                 cell.over_budget_text()])
+                                 cell_text(cell)])
             else:
                 writer.writerow([a, s, metric, source, statistic, f"{cell.center:.4f}", *cell.ci_fields(),
                                  len(cell.values), rank, over])

@@ -425,6 +425,9 @@ def test_table_says_over_budget_with_the_rate(tmp_path):
     assert "| fmat | **20.0 (1, no interval)** | **50.0 (1, no interval)** | 1.00 |" in table
     assert "mean rank over the 1 of 2 scenarios every row has (grid-16x16)" in table
     assert "mat,grid-16x16,delay,final,mean,over budget" in render(collect([str(tmp_path)]), fmt="csv")
+    fake_run(tmp_path, "mat", "grid-16x16", 2, 70.0)  # a seed that finished: its value shows beside the others
+    table = render(collect([str(tmp_path)]))
+    assert "| mat | missing | 70.0 (1, no interval); over budget (2/3 seeds, 110.0 s/episode) | 3.00 |" in table
 
 
 def test_transfer_sweep_table_and_rerun(tmp_path):
