@@ -441,19 +441,19 @@ def _csv(algorithms, scenarios, cells, ranks, ranked, metric, statistic, source,
     writer = csv.writer(buf)
     writer.writerow(["algorithm", "scenario", "metric", "source", "statistic", "value", "ci_low", "ci_high", "seeds",
                      "mean_rank", "rank_scenarios", "note"])
-    over = ";".join(ranked)
+    rank_scenarios = ";".join(ranked)
     for a in algorithms:
         rank = f"{ranks[a]:.3f}"
         for s in scenarios:
             cell = cells.get((a, s))
             if cell is None:
-                writer.writerow([a, s, metric, source, statistic, "missing", "", "", 0, rank, over])
+                writer.writerow([a, s, metric, source, statistic, "missing", "", "", 0, rank, rank_scenarios])
             elif cell.over_budget:
-                writer.writerow([a, s, metric, source, statistic, "over budget", "", "", len(cell.values), rank, over,
-                                 cell_text(cell)])
+                writer.writerow([a, s, metric, source, statistic, "over budget", "", "", len(cell.values), rank,
+                                 rank_scenarios, cell_text(cell)])
             else:
                 writer.writerow([a, s, metric, source, statistic, f"{cell.center:.4f}", *cell.ci_fields(),
-                                 len(cell.values), rank, over])
+                                 len(cell.values), rank, rank_scenarios])
     if with_resco:
         for name, *values, _ in resco_published.rows(scenarios):
             for s, value in zip(scenarios, values):
